@@ -1,0 +1,32 @@
+//! # smtp-proto: a sans-IO SMTP core
+//!
+//! (crate documentation: the driving contract, written with the sessions)
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod address;
+pub mod command;
+pub mod ehlo;
+pub mod error;
+pub mod options;
+pub mod reply;
+pub mod sasl;
+mod secret;
+mod status;
+mod time;
+
+pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
+pub use command::{Command, MailParams, RcptParams};
+pub use ehlo::{Capabilities, EhloKeyword};
+pub use error::{ParseError, PathRole, ReplyError};
+pub use options::{LineEnding, ParseOptions, PathSyntax};
+pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyCode, ReplyLine, ReplyLimits, ReplyParser};
+pub use sasl::Mechanism;
+pub use secret::Secret;
+pub use status::Status;
+pub use time::Instant;

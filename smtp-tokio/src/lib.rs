@@ -1,0 +1,1 @@
+//! Adapter driving [smtp_proto] sessions over sockets (work in progress).
