@@ -10,15 +10,18 @@ extern crate alloc;
 extern crate std;
 
 pub mod address;
+pub mod client;
 pub mod command;
 pub mod ehlo;
 pub mod error;
+mod framing;
 pub mod options;
 pub mod reply;
 pub mod sasl;
 mod secret;
 mod status;
 mod time;
+pub mod tls;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
 pub use command::{Command, MailParams, RcptParams};
@@ -30,3 +33,4 @@ pub use sasl::Mechanism;
 pub use secret::Secret;
 pub use status::Status;
 pub use time::Instant;
+pub use tls::{TlsInfo, TlsVersion};
