@@ -9,6 +9,9 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod __fuzz;
 pub mod address;
 pub mod command;
 pub mod ehlo;
@@ -25,7 +28,7 @@ pub use command::{Command, MailParams, RcptParams};
 pub use ehlo::{Capabilities, EhloKeyword};
 pub use error::{ParseError, PathRole, ReplyError};
 pub use options::{LineEnding, ParseOptions, PathSyntax};
-pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyCode, ReplyLine, ReplyLimits, ReplyParser};
+pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyCode, ReplyLimits, ReplyLine, ReplyParser};
 pub use sasl::Mechanism;
 pub use secret::Secret;
 pub use status::Status;
