@@ -16,6 +16,7 @@ pub mod error;
 pub mod options;
 pub mod reply;
 pub mod sasl;
+pub mod xtext;
 mod secret;
 mod status;
 mod time;
