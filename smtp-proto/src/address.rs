@@ -360,7 +360,10 @@ fn host<'a>(
         let (rest, lit) = address_literal(line, i)?;
         return Ok((rest, Host::Literal(lit)));
     }
-    let n = i.iter().position(|&b| !is_domain_byte(b)).unwrap_or(i.len());
+    let n = i
+        .iter()
+        .position(|&b| !is_domain_byte(b))
+        .unwrap_or(i.len());
     let (d, rest) = i.split_at(n);
     check_domain(d, underscore)?;
     Ok((rest, Host::Domain(Domain(line.slice_ref(d)))))

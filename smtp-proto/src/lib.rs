@@ -16,10 +16,10 @@ pub mod error;
 pub mod options;
 pub mod reply;
 pub mod sasl;
-pub mod xtext;
 mod secret;
 mod status;
 mod time;
+pub mod xtext;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
 pub use command::{Command, MailParams, RcptParams};

@@ -75,10 +75,7 @@ pub(crate) fn decode_inner(input: &Bytes, allow_utf8: bool) -> Result<Bytes, Xte
 
 /// The length of `input` once encoded.
 pub fn encoded_len(input: &[u8]) -> usize {
-    input
-        .iter()
-        .map(|&b| if is_xchar(b) { 1 } else { 3 })
-        .sum()
+    input.iter().map(|&b| if is_xchar(b) { 1 } else { 3 }).sum()
 }
 
 /// Appends the xtext encoding of `input` to `out` (upper-case hex, as RFC 3461 requires).
@@ -114,14 +111,30 @@ mod tests {
         assert_eq!(&d[..], b"Bob@Example.COM");
         let d = decode(&Bytes::from_static(b"joe+2Bspam@example.com")).unwrap();
         assert_eq!(&d[..], b"joe+spam@example.com");
-        assert_eq!(&encode(b"joe+spam@example.com")[..], b"joe+2Bspam@example.com");
+        assert_eq!(
+            &encode(b"joe+spam@example.com")[..],
+            b"joe+2Bspam@example.com"
+        );
         assert_eq!(&encode(b"\x00\xff")[..], b"+00+FF");
     }
 
     #[test]
     fn rejects_malformed() {
-        for bad in [&b"+"[..], b"+4", b"+4g", b"+2b", b"a=b", b"a b", b"\x80", b"+G0"] {
-            assert_eq!(decode(&Bytes::copy_from_slice(bad)), Err(XtextError), "{bad:?}");
+        for bad in [
+            &b"+"[..],
+            b"+4",
+            b"+4g",
+            b"+2b",
+            b"a=b",
+            b"a b",
+            b"\x80",
+            b"+G0",
+        ] {
+            assert_eq!(
+                decode(&Bytes::copy_from_slice(bad)),
+                Err(XtextError),
+                "{bad:?}"
+            );
         }
     }
 

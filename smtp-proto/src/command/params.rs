@@ -537,7 +537,9 @@ impl MailParams {
                     set_once(&mut p.body, parse_body(required(v)?)?)
                 }
                 8 if k.eq_ignore_ascii_case(b"SMTPUTF8") => set_flag(&mut p.smtputf8, v),
-                3 if k.eq_ignore_ascii_case(b"RET") => set_once(&mut p.ret, parse_ret(required(v)?)?),
+                3 if k.eq_ignore_ascii_case(b"RET") => {
+                    set_once(&mut p.ret, parse_ret(required(v)?)?)
+                }
                 5 if k.eq_ignore_ascii_case(b"ENVID") => {
                     set_once(&mut p.envid, xtext_value(line, required(v)?)?)
                 }
@@ -557,7 +559,10 @@ impl MailParams {
                     if !is_date_time(t) {
                         return Err(ParseError::InvalidParameter);
                     }
-                    set_once(&mut p.future_release, FutureRelease::Until(line.slice_ref(t)))
+                    set_once(
+                        &mut p.future_release,
+                        FutureRelease::Until(line.slice_ref(t)),
+                    )
                 }
                 2 if k.eq_ignore_ascii_case(b"BY") => set_once(&mut p.by, parse_by(required(v)?)?),
                 4 if k.eq_ignore_ascii_case(b"MTRK") => {

@@ -253,9 +253,21 @@ fn parse_line_inner(line: &Bytes, opts: &ParseOptions) -> Result<Command, ParseE
         Verb::Rset => none(Command::Rset),
         Verb::Quit => none(Command::Quit),
         Verb::StartTls => none(Command::StartTls),
-        Verb::Ehlo => Ok(Command::Ehlo(address::helo_host(line, required()?, syntax)?)),
-        Verb::Helo => Ok(Command::Helo(address::helo_host(line, required()?, syntax)?)),
-        Verb::Lhlo => Ok(Command::Lhlo(address::helo_host(line, required()?, syntax)?)),
+        Verb::Ehlo => Ok(Command::Ehlo(address::helo_host(
+            line,
+            required()?,
+            syntax,
+        )?)),
+        Verb::Helo => Ok(Command::Helo(address::helo_host(
+            line,
+            required()?,
+            syntax,
+        )?)),
+        Verb::Lhlo => Ok(Command::Lhlo(address::helo_host(
+            line,
+            required()?,
+            syntax,
+        )?)),
         Verb::Noop => Ok(Command::Noop(args.map(|a| line.slice_ref(a)))),
         Verb::Help => Ok(Command::Help(args.map(|a| line.slice_ref(a)))),
         Verb::Vrfy => Ok(Command::Vrfy(line.slice_ref(required()?))),
@@ -322,7 +334,9 @@ fn parse_bdat(args: &[u8]) -> Result<Command, ParseError> {
     }
     let size = size
         .iter()
-        .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+        .try_fold(0u64, |n, &d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
         .ok_or(ParseError::ArgumentSyntax)?;
     Ok(Command::Bdat {
         size,
@@ -395,7 +409,9 @@ fn parse_attributes(line: &Bytes, args: &[u8]) -> Result<Vec<XAttribute>, ParseE
         let eq = memchr::memchr(b'=', token).ok_or(ParseError::ArgumentSyntax)?;
         let (name, value) = (&token[..eq], &token[eq + 1..]);
         let name_ok = name.first().is_some_and(u8::is_ascii_alphabetic)
-            && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && name
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !name_ok || !value.iter().all(|b| (0x21..=0x7e).contains(b)) {
             return Err(ParseError::ArgumentSyntax);
         }

@@ -329,18 +329,37 @@ fn path_limits() {
         }
         s
     };
-    let opts = ParseOptions { max_line: 4096, ..strict() };
+    let opts = ParseOptions {
+        max_line: 4096,
+        ..strict()
+    };
     assert!(Command::parse_line(&line(64, "x.example"), &opts).is_ok());
-    assert_eq!(Command::parse_line(&line(65, "x.example"), &opts), Err(ParseError::LocalPartTooLong(PathRole::Sender)));
-    assert_eq!(Command::parse_line(&line(1, &labels(256)), &opts), Err(ParseError::DomainTooLong(PathRole::Sender)));
+    assert_eq!(
+        Command::parse_line(&line(65, "x.example"), &opts),
+        Err(ParseError::LocalPartTooLong(PathRole::Sender))
+    );
+    assert_eq!(
+        Command::parse_line(&line(1, &labels(256)), &opts),
+        Err(ParseError::DomainTooLong(PathRole::Sender))
+    );
     // 64 + 1 + 189 + 2 = 256 octets: fine; one more is too long.
     let d189 = labels(189);
     assert_eq!(d189.len(), 189);
     assert!(Command::parse_line(&line(64, &d189), &opts).is_ok());
     let d190 = labels(190);
-    assert_eq!(Command::parse_line(&line(64, &d190), &opts), Err(ParseError::PathTooLong));
-    let rcpt = Bytes::from(alloc::format!("RCPT TO:<{}@{}>", "a".repeat(65), "x.example"));
-    assert_eq!(Command::parse_line(&rcpt, &opts), Err(ParseError::LocalPartTooLong(PathRole::Recipient)));
+    assert_eq!(
+        Command::parse_line(&line(64, &d190), &opts),
+        Err(ParseError::PathTooLong)
+    );
+    let rcpt = Bytes::from(alloc::format!(
+        "RCPT TO:<{}@{}>",
+        "a".repeat(65),
+        "x.example"
+    ));
+    assert_eq!(
+        Command::parse_line(&rcpt, &opts),
+        Err(ParseError::LocalPartTooLong(PathRole::Recipient))
+    );
 }
 
 // --- RCPT (RFC 5321 4.1.1.3; RFC 3461; RFC 7293) -----------------------------------------------
@@ -518,43 +537,86 @@ err!(eight_bit_verb, b"D\xc3\xa4TA" => ParseError::Syntax);
 fn parse_framing() {
     let opts = strict();
     let buf = Bytes::from_static(b"EHLO a.example\r\nMAIL FROM:<>\r\nRCPT");
-    let Ok(Status::Complete((cmd, used))) = Command::parse(&buf, &opts) else { panic!() };
+    let Ok(Status::Complete((cmd, used))) = Command::parse(&buf, &opts) else {
+        panic!()
+    };
     assert!(matches!(cmd, Command::Ehlo(_)));
     assert_eq!(used, 16);
     let rest = buf.slice(used..);
-    let Ok(Status::Complete((cmd, used))) = Command::parse(&rest, &opts) else { panic!() };
-    assert_eq!(cmd, Command::Mail { from: ReversePath::Null, params: MailParams::default() });
-    assert_eq!(Command::parse(&rest.slice(used..), &opts), Ok(Status::Incomplete));
+    let Ok(Status::Complete((cmd, used))) = Command::parse(&rest, &opts) else {
+        panic!()
+    };
+    assert_eq!(
+        cmd,
+        Command::Mail {
+            from: ReversePath::Null,
+            params: MailParams::default()
+        }
+    );
+    assert_eq!(
+        Command::parse(&rest.slice(used..), &opts),
+        Ok(Status::Incomplete)
+    );
     // A CR at the end may be the first half of CRLF.
-    assert_eq!(Command::parse(&Bytes::from_static(b"DATA\r"), &opts), Ok(Status::Incomplete));
+    assert_eq!(
+        Command::parse(&Bytes::from_static(b"DATA\r"), &opts),
+        Ok(Status::Incomplete)
+    );
     assert_eq!(Command::parse(&Bytes::new(), &opts), Ok(Status::Incomplete));
 }
 
 #[test]
 fn bare_lf_needs_option() {
     let buf = Bytes::from_static(b"QUIT\n");
-    assert_eq!(Command::parse(&buf, &strict()), Err(ParseError::BareLineEnding));
-    let opts = ParseOptions { line_ending: LineEnding::CrLfOrLf, ..strict() };
-    assert_eq!(Command::parse(&buf, &opts), Ok(Status::Complete((Command::Quit, 5))));
+    assert_eq!(
+        Command::parse(&buf, &strict()),
+        Err(ParseError::BareLineEnding)
+    );
+    let opts = ParseOptions {
+        line_ending: LineEnding::CrLfOrLf,
+        ..strict()
+    };
+    assert_eq!(
+        Command::parse(&buf, &opts),
+        Ok(Status::Complete((Command::Quit, 5)))
+    );
     // CRLF still works, and a CR inside the line is still an error.
     let crlf = Bytes::from_static(b"QUIT\r\n");
-    assert_eq!(Command::parse(&crlf, &opts), Ok(Status::Complete((Command::Quit, 6))));
+    assert_eq!(
+        Command::parse(&crlf, &opts),
+        Ok(Status::Complete((Command::Quit, 6)))
+    );
     let cr = Bytes::from_static(b"QU\rIT\n");
     assert_eq!(Command::parse(&cr, &opts), Err(ParseError::BareLineEnding));
 }
 
 #[test]
 fn line_length_limit() {
-    let opts = ParseOptions { max_line: 16, ..strict() };
+    let opts = ParseOptions {
+        max_line: 16,
+        ..strict()
+    };
     // 14 octets + CRLF = 16: fits exactly.
     let ok = Bytes::from_static(b"NOOP 123456789\r\n");
-    assert!(matches!(Command::parse(&ok, &opts), Ok(Status::Complete((_, 16)))));
+    assert!(matches!(
+        Command::parse(&ok, &opts),
+        Ok(Status::Complete((_, 16)))
+    ));
     let long = Bytes::from_static(b"NOOP 1234567890\r\n");
     assert_eq!(Command::parse(&long, &opts), Err(ParseError::LineTooLong));
     // Too long is known before the line ends.
-    assert_eq!(Command::parse(&long.slice(..16), &opts), Err(ParseError::LineTooLong));
-    assert_eq!(Command::parse(&long.slice(..15), &opts), Ok(Status::Incomplete));
-    assert_eq!(Command::parse_line(&long.slice(..15), &opts), Err(ParseError::LineTooLong));
+    assert_eq!(
+        Command::parse(&long.slice(..16), &opts),
+        Err(ParseError::LineTooLong)
+    );
+    assert_eq!(
+        Command::parse(&long.slice(..15), &opts),
+        Ok(Status::Incomplete)
+    );
+    assert_eq!(
+        Command::parse_line(&long.slice(..15), &opts),
+        Err(ParseError::LineTooLong)
+    );
     assert!(Command::parse_line(&ok.slice(..14), &opts).is_ok());
 }
 
@@ -564,10 +626,21 @@ fn huge_parameters_rejected_by_length() {
     line.extend(core::iter::repeat(b'x').take(5000));
     line.extend_from_slice(b"\r\n");
     let buf = Bytes::from(line);
-    assert_eq!(Command::parse(&buf, &strict()), Err(ParseError::LineTooLong));
-    let opts = ParseOptions { max_line: 8192, ..strict() };
-    let Ok(Status::Complete((cmd, _))) = Command::parse(&buf, &opts) else { panic!() };
-    assert_eq!(mail_params(&cmd).unknown[0].value.as_ref().map(|v| v.len()), Some(5000));
+    assert_eq!(
+        Command::parse(&buf, &strict()),
+        Err(ParseError::LineTooLong)
+    );
+    let opts = ParseOptions {
+        max_line: 8192,
+        ..strict()
+    };
+    let Ok(Status::Complete((cmd, _))) = Command::parse(&buf, &opts) else {
+        panic!()
+    };
+    assert_eq!(
+        mail_params(&cmd).unknown[0].value.as_ref().map(|v| v.len()),
+        Some(5000)
+    );
 }
 
 #[test]
@@ -605,9 +678,17 @@ fn error_replies() {
     for (e, code, enhanced) in cases {
         let r = e.reply();
         assert_eq!(r.code().as_u16(), code, "{e:?}");
-        assert_eq!(r.enhanced().map(|x| x.to_string()).as_deref(), Some(enhanced), "{e:?}");
+        assert_eq!(
+            r.enhanced().map(|x| x.to_string()).as_deref(),
+            Some(enhanced),
+            "{e:?}"
+        );
     }
-    let text: Vec<u8> = ParseError::PathTooLong.reply().lines().flat_map(|l| l.to_vec()).collect();
+    let text: Vec<u8> = ParseError::PathTooLong
+        .reply()
+        .lines()
+        .flat_map(|l| l.to_vec())
+        .collect();
     assert_eq!(&text[..], b"Path too long");
     assert_eq!(ParseError::Syntax.reply().code(), ReplyCode::SYNTAX_ERROR);
 }
