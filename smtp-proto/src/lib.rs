@@ -22,6 +22,7 @@ pub mod sasl;
 mod secret;
 mod status;
 mod time;
+pub mod xtext;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
 pub use command::{Command, MailParams, RcptParams};
