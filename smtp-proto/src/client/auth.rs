@@ -1,47 +1,34 @@
 //! The client side of AUTH (RFC 4954): choosing a mechanism and answering challenges.
 
 use alloc::vec::Vec;
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::config::{CredentialSecret, Credentials, PlaintextAuth};
 use super::event::ClientError;
 use super::offer::Offer;
-use crate::sasl::Mechanism;
+use crate::sasl::{
+    decode_challenge, encode_base64, encode_initial_response, CleartextPolicy, Credentials,
+    LoginClient, Mechanism, PlainCredentials, XOAuth2,
+};
 
 /// An initial response longer than this goes after an empty `334` instead of on the AUTH
 /// line, which must stay within 512 octets (RFC 4954 4, RFC 5321 4.5.3.1.4).
 const MAX_INLINE_RESPONSE: usize = 512 - 2 - b"AUTH OAUTHBEARER ".len();
 
-/// Mechanisms in order of preference for each kind of secret.
-const PASSWORD_ORDER: [Mechanism; 3] = [Mechanism::ScramSha256, Mechanism::Plain, Mechanism::Login];
-const TOKEN_ORDER: [Mechanism; 2] = [Mechanism::OAuthBearer, Mechanism::XOAuth2];
-
-/// Picks the best mechanism both sides allow, or `None`.
+/// Picks the best mechanism both sides allow, or `None`. SCRAM-SHA-256 needs a nonce.
 pub(crate) fn choose(
     creds: &Credentials,
     offer: &Offer,
     secure: bool,
-    plaintext: PlaintextAuth,
+    policy: CleartextPolicy,
+    scram_nonce: bool,
 ) -> Option<Mechanism> {
-    if !secure && plaintext == PlaintextAuth::Forbid {
-        return None;
-    }
-    let order: &[Mechanism] = match creds.secret {
-        CredentialSecret::Password(_) => &PASSWORD_ORDER,
-        CredentialSecret::OAuthToken(_) => &TOKEN_ORDER,
-    };
-    let usable = |m: &Mechanism| {
-        offer.auth.contains(m)
-            && (*m != Mechanism::ScramSha256 || creds.scram_nonce.is_some())
-            && creds.allowed.as_ref().is_none_or(|a| a.contains(m))
-    };
-    match &creds.allowed {
-        // The caller's order wins when it gave one.
-        Some(allowed) => allowed.iter().find(|m| order.contains(m) && usable(m)).cloned(),
-        None => order.iter().find(|m| usable(m)).cloned(),
-    }
+    let offered: Vec<Mechanism> = offer
+        .auth
+        .iter()
+        .filter(|m| scram_nonce || **m != Mechanism::ScramSha256)
+        .cloned()
+        .collect();
+    creds.select_mechanism(&offered, secure, policy)
 }
 
 /// Where an exchange is.
@@ -51,10 +38,8 @@ enum Step {
     Started,
     /// The initial response waits for an empty `334` (it was too long for the AUTH line).
     ResponsePending(Bytes),
-    /// LOGIN: the user name went out; the password is next.
-    LoginPasswordNext,
-    /// LOGIN: both went out.
-    LoginDone,
+    /// LOGIN: answering the two challenges.
+    Login(LoginClient),
     /// OAuth: the server sent an error challenge; we answered and expect 535 next.
     ErrorAcknowledged,
     /// SCRAM: waiting for server-first.
@@ -69,93 +54,74 @@ enum Step {
 #[derive(Debug)]
 pub(crate) struct AuthExchange {
     mechanism: Mechanism,
-    creds: Credentials,
     step: Step,
 }
 
 fn b64(data: &[u8]) -> Bytes {
-    Bytes::from(B64.encode(data))
+    encode_base64(data)
 }
 
 impl AuthExchange {
     /// Writes the AUTH command and returns the exchange.
-    pub(crate) fn start(mechanism: Mechanism, creds: &Credentials, out: &mut BytesMut) -> Self {
-        let creds = creds.clone();
-        let secret = match &creds.secret {
-            CredentialSecret::Password(s) | CredentialSecret::OAuthToken(s) => s.expose().clone(),
+    pub(crate) fn start(
+        mechanism: Mechanism,
+        creds: &Credentials,
+        scram_nonce: Option<&Bytes>,
+        out: &mut BytesMut,
+    ) -> Self {
+        let (user, secret) = match creds {
+            Credentials::Password { username, password } => (username, password.expose()),
+            Credentials::Token { username, token } => (username, token.expose()),
         };
-        let user = creds.authcid.clone();
-        let authzid = creds.authzid.clone().unwrap_or_default();
-        let initial: Option<Vec<u8>> = match mechanism {
-            // RFC 4616: authzid NUL authcid NUL passwd.
-            Mechanism::Plain => Some([&authzid[..], b"\0", &user, b"\0", &secret].concat()),
-            Mechanism::Login => None,
-            Mechanism::XOAuth2 => {
-                Some([&b"user="[..], &user, b"\x01auth=Bearer ", &secret, b"\x01\x01"].concat())
-            }
-            // RFC 7628 3.1: gs2-header "n,a=authzid," then kvpairs.
+        let user = Bytes::copy_from_slice(user.as_bytes());
+        let secret = Bytes::copy_from_slice(secret.as_bytes());
+        let mut step = Step::Started;
+        let initial: Option<Bytes> = match mechanism {
+            Mechanism::Plain => Some(PlainCredentials::new(user, secret).encode().into_inner()),
+            Mechanism::XOAuth2 => Some(XOAuth2::new(user, secret).encode().into_inner()),
+            // RFC 7628 3.1: gs2-header `n,a=user,`, then `auth=Bearer token`.
             Mechanism::OAuthBearer => {
                 let mut v = Vec::new();
-                v.extend_from_slice(b"n,");
-                if !creds.authzid.as_ref().is_none_or(|a| a.is_empty()) {
-                    v.extend_from_slice(b"a=");
-                    gs2_escape(&authzid, &mut v);
-                } else {
-                    v.extend_from_slice(b"a=");
-                    gs2_escape(&user, &mut v);
-                }
+                v.extend_from_slice(b"n,a=");
+                gs2_escape(&user, &mut v);
                 v.extend_from_slice(b",\x01auth=Bearer ");
                 v.extend_from_slice(&secret);
                 v.extend_from_slice(b"\x01\x01");
-                Some(v)
+                Some(Bytes::from(v))
             }
-            Mechanism::ScramSha256 => None,
-            _ => None,
+            Mechanism::ScramSha256 => {
+                let nonce = scram_nonce.cloned().unwrap_or_default();
+                let (state, first) =
+                    crate::client::scram::ScramState::start(&user, &None, &secret, &nonce);
+                step = Step::ScramFirstSent(state);
+                Some(Bytes::from(first))
+            }
+            _ => {
+                step = Step::Login(LoginClient::new(user, secret));
+                None
+            }
         };
         out.put_slice(b"AUTH ");
         out.put_slice(mechanism.name());
-        let mut step = Step::Started;
-        if mechanism == Mechanism::ScramSha256 {
-            let nonce = creds.scram_nonce.as_ref().map(|n| n.expose().clone()).unwrap_or_default();
-            let (state, first) =
-                crate::client::scram::ScramState::start(&user, &creds.authzid, &secret, &nonce);
-            let enc = b64(&first);
-            out.put_u8(b' ');
-            out.put_slice(&enc);
-            step = Step::ScramFirstSent(state);
-        } else if let Some(ir) = initial {
-            let enc = if ir.is_empty() {
-                Bytes::from_static(b"=")
-            } else {
-                b64(&ir)
-            };
+        if let Some(ir) = initial {
+            let enc = encode_initial_response(&ir);
             if enc.len() <= MAX_INLINE_RESPONSE {
                 out.put_u8(b' ');
                 out.put_slice(&enc);
             } else {
-                step = Step::ResponsePending(enc);
+                step = match step {
+                    Step::ScramFirstSent(_) => step,
+                    _ => Step::ResponsePending(enc),
+                };
             }
         }
         out.put_slice(b"\r\n");
-        AuthExchange {
-            mechanism,
-            creds,
-            step,
-        }
-    }
-
-    /// The mechanism in use.
-    pub(crate) fn mechanism(&self) -> &Mechanism {
-        &self.mechanism
+        AuthExchange { mechanism, step }
     }
 
     /// Answers a `334` challenge (its text, still base64) by writing a response line.
     pub(crate) fn challenge(&mut self, text: &[u8], out: &mut BytesMut) -> Result<(), ClientError> {
-        let text = text.trim_ascii();
-        let decoded = B64.decode(text).ok();
-        let secret = match &self.creds.secret {
-            CredentialSecret::Password(s) | CredentialSecret::OAuthToken(s) => s.expose().clone(),
-        };
+        let decoded = decode_challenge(text.trim_ascii()).ok();
         let step = core::mem::replace(&mut self.step, Step::Started);
         let response: Bytes = match (step, &self.mechanism) {
             (Step::ResponsePending(enc), _) => {
@@ -163,13 +129,12 @@ impl AuthExchange {
                 self.step = Step::Started;
                 enc
             }
-            (Step::Started, Mechanism::Login) => {
-                self.step = Step::LoginPasswordNext;
-                b64(&self.creds.authcid)
-            }
-            (Step::LoginPasswordNext, Mechanism::Login) => {
-                self.step = Step::LoginDone;
-                b64(&secret)
+            (Step::Login(mut login), _) if !login.is_done() => {
+                let r = login
+                    .step(decoded.as_deref().unwrap_or_default())
+                    .map_err(|_| ClientError::AuthProtocol)?;
+                self.step = Step::Login(login);
+                b64(r.expose())
             }
             (Step::Started, Mechanism::XOAuth2) => {
                 // An error report in JSON; RFC-less but documented by Google: answer with an
@@ -243,26 +208,29 @@ mod tests {
     fn picks_best_offered() {
         let pw = Credentials::password("u", "p");
         let o = offer(&[Mechanism::Login, Mechanism::Plain]);
-        assert_eq!(choose(&pw, &o, true, PlaintextAuth::Forbid), Some(Mechanism::Plain));
-        assert_eq!(choose(&pw, &o, false, PlaintextAuth::Forbid), None);
-        assert_eq!(choose(&pw, &o, false, PlaintextAuth::Allow), Some(Mechanism::Plain));
+        let tls = CleartextPolicy::RequireTls;
+        assert_eq!(choose(&pw, &o, true, tls, false), Some(Mechanism::Plain));
+        assert_eq!(choose(&pw, &o, false, tls, false), None);
+        assert_eq!(
+            choose(&pw, &o, false, CleartextPolicy::Allow, false),
+            Some(Mechanism::Plain)
+        );
         let scram = offer(&[Mechanism::ScramSha256, Mechanism::Plain]);
-        assert_eq!(choose(&pw, &scram, true, PlaintextAuth::Forbid), Some(Mechanism::Plain));
-        let pw_n = pw.clone().with_scram_nonce("abcdefghijklmnopqrstuvwx");
-        assert_eq!(choose(&pw_n, &scram, true, PlaintextAuth::Forbid), Some(Mechanism::ScramSha256));
-        let only_login = pw.clone().with_mechanisms([Mechanism::Login]);
-        assert_eq!(choose(&only_login, &o, true, PlaintextAuth::Forbid), Some(Mechanism::Login));
-        let tok = Credentials::oauth_token("u", "t");
-        assert_eq!(choose(&tok, &o, true, PlaintextAuth::Forbid), None);
+        assert_eq!(choose(&pw, &scram, true, tls, false), Some(Mechanism::Plain));
+        assert_eq!(choose(&pw, &scram, true, tls, true), Some(Mechanism::ScramSha256));
+        // SCRAM does not reveal the password: fine without TLS.
+        assert_eq!(choose(&pw, &scram, false, tls, true), Some(Mechanism::ScramSha256));
+        let tok = Credentials::token("u", "t");
+        assert_eq!(choose(&tok, &o, true, tls, false), None);
         let oa = offer(&[Mechanism::XOAuth2, Mechanism::OAuthBearer]);
-        assert_eq!(choose(&tok, &oa, true, PlaintextAuth::Forbid), Some(Mechanism::OAuthBearer));
+        assert_eq!(choose(&tok, &oa, true, tls, false), Some(Mechanism::OAuthBearer));
     }
 
     #[test]
     fn plain_initial_response() {
         let mut out = BytesMut::new();
         let c = Credentials::password("user", "secret");
-        AuthExchange::start(Mechanism::Plain, &c, &mut out);
+        AuthExchange::start(Mechanism::Plain, &c, None, &mut out);
         assert_eq!(&out[..], b"AUTH PLAIN AHVzZXIAc2VjcmV0\r\n");
     }
 
@@ -270,7 +238,7 @@ mod tests {
     fn login_two_challenges() {
         let mut out = BytesMut::new();
         let c = Credentials::password("user", "secret");
-        let mut x = AuthExchange::start(Mechanism::Login, &c, &mut out);
+        let mut x = AuthExchange::start(Mechanism::Login, &c, None, &mut out);
         assert_eq!(&out.split()[..], b"AUTH LOGIN\r\n");
         x.challenge(b"VXNlcm5hbWU6", &mut out).unwrap();
         assert_eq!(&out.split()[..], b"dXNlcg==\r\n");
@@ -281,11 +249,29 @@ mod tests {
     }
 
     #[test]
+    fn oauthbearer_message() {
+        let mut out = BytesMut::new();
+        let c = Credentials::token("user@example.com", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==");
+        let mut x = AuthExchange::start(Mechanism::OAuthBearer, &c, None, &mut out);
+        let line = out.split();
+        let b64 = &line[b"AUTH OAUTHBEARER ".len()..line.len() - 2];
+        let decoded = decode_challenge(b64).unwrap();
+        // RFC 7628 4.1, without host and port.
+        assert_eq!(
+            &decoded[..],
+            &b"n,a=user@example.com,\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"[..]
+        );
+        // An error challenge is answered with %x01.
+        x.challenge(b"eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=", &mut out).unwrap();
+        assert_eq!(&out.split()[..], b"AQ==\r\n");
+    }
+
+    #[test]
     fn long_token_waits_for_empty_challenge() {
         let mut out = BytesMut::new();
         let token = "t".repeat(900);
-        let c = Credentials::oauth_token("user@example.com", token);
-        let mut x = AuthExchange::start(Mechanism::XOAuth2, &c, &mut out);
+        let c = Credentials::token("user@example.com", token);
+        let mut x = AuthExchange::start(Mechanism::XOAuth2, &c, None, &mut out);
         assert_eq!(&out.split()[..], b"AUTH XOAUTH2\r\n");
         x.challenge(b"", &mut out).unwrap();
         let line = out.split();

@@ -1,13 +1,11 @@
 //! Client configuration: [`ClientConfig`] and its parts.
 
-use alloc::vec::Vec;
 use bytes::Bytes;
 use core::time::Duration;
 
 use crate::address::{Domain, Host};
 use crate::reply::ReplyLimits;
-use crate::sasl::Mechanism;
-use crate::Secret;
+use crate::sasl::{CleartextPolicy, Credentials};
 
 /// SMTP (RFC 5321) or LMTP (RFC 2033).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -41,17 +39,6 @@ pub enum Usage {
     WhenOffered,
     /// Never use it.
     Never,
-}
-
-/// Whether credentials may be sent on a connection without TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum PlaintextAuth {
-    /// Never: without TLS, AUTH is not attempted and the session ends with
-    /// [`super::ClientError::AuthUnavailable`].
-    #[default]
-    Forbid,
-    /// Allow (tests, loopback, trusted networks).
-    Allow,
 }
 
 /// What happens to line endings in the body.
@@ -104,85 +91,6 @@ impl Default for Timeouts {
     }
 }
 
-/// The secret part of [`Credentials`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CredentialSecret {
-    /// For PLAIN, LOGIN and SCRAM-SHA-256.
-    Password(Secret<Bytes>),
-    /// For XOAUTH2 and OAUTHBEARER.
-    OAuthToken(Secret<Bytes>),
-}
-
-/// What AUTH uses (RFC 4954): a user name and a password or an OAuth 2.0 bearer token.
-/// `Debug` never prints the secret.
-///
-/// The session picks the strongest mechanism that the server advertises and the secret
-/// allows: with a password SCRAM-SHA-256 (when a nonce was given), then PLAIN, then
-/// LOGIN; with a token OAUTHBEARER, then XOAUTH2.
-///
-/// ```
-/// use smtp_proto::client::Credentials;
-/// let c = Credentials::password("user", "secret");
-/// assert!(!format!("{c:?}").contains("secret"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub(crate) authcid: Bytes,
-    pub(crate) authzid: Option<Bytes>,
-    pub(crate) secret: CredentialSecret,
-    pub(crate) allowed: Option<Vec<Mechanism>>,
-    pub(crate) scram_nonce: Option<Secret<Bytes>>,
-}
-
-impl Credentials {
-    /// A user name and a password.
-    pub fn password(user: impl Into<Bytes>, password: impl Into<Bytes>) -> Self {
-        Credentials {
-            authcid: user.into(),
-            authzid: None,
-            secret: CredentialSecret::Password(Secret::new(password.into())),
-            allowed: None,
-            scram_nonce: None,
-        }
-    }
-
-    /// A user name and an OAuth 2.0 bearer token (XOAUTH2, OAUTHBEARER RFC 7628).
-    pub fn oauth_token(user: impl Into<Bytes>, token: impl Into<Bytes>) -> Self {
-        Credentials {
-            authcid: user.into(),
-            authzid: None,
-            secret: CredentialSecret::OAuthToken(Secret::new(token.into())),
-            allowed: None,
-            scram_nonce: None,
-        }
-    }
-
-    /// Acts on behalf of another identity (the SASL authorization identity).
-    pub fn with_authzid(mut self, authzid: impl Into<Bytes>) -> Self {
-        self.authzid = Some(authzid.into());
-        self
-    }
-
-    /// Restricts the mechanisms the session may choose, in order of preference.
-    pub fn with_mechanisms(mut self, mechanisms: impl IntoIterator<Item = Mechanism>) -> Self {
-        self.allowed = Some(mechanisms.into_iter().collect());
-        self
-    }
-
-    /// Enables SCRAM-SHA-256 with this client nonce (printable ASCII without `,`; at least
-    /// 16 random octets' worth). The core has no random source, so the caller supplies it;
-    /// a nonce MUST NOT be reused.
-    pub fn with_scram_nonce(mut self, nonce: impl Into<Bytes>) -> Self {
-        self.scram_nonce = Some(Secret::new(nonce.into()));
-        self
-    }
-
-    /// The user name (authentication identity).
-    pub fn user(&self) -> &Bytes {
-        &self.authcid
-    }
-}
-
 /// Everything that shapes a client session. Share one per destination with `Arc`.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -194,10 +102,13 @@ pub struct ClientConfig {
     /// STARTTLS policy. Default: opportunistic.
     pub tls: TlsPolicy,
     /// Credentials for AUTH; `None` (the default) skips AUTH. When set, AUTH is required:
-    /// no usable mechanism or a refusal ends the session.
+    /// no usable mechanism or a refusal ends the session. The mechanism is the best one
+    /// the server offers and the credentials allow ([`Credentials::select_mechanism`]);
+    /// SCRAM-SHA-256 also needs a nonce per session ([`super::Session::set_scram_nonce`]).
     pub credentials: Option<Credentials>,
-    /// Whether AUTH may happen without TLS. Default: forbidden.
-    pub plaintext_auth: PlaintextAuth,
+    /// Whether mechanisms that reveal the secret (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER) may
+    /// be used without TLS. Default: only over TLS.
+    pub cleartext_auth: CleartextPolicy,
     /// Pipelining (RFC 2920). Default: when offered.
     pub pipelining: Usage,
     /// BDAT (RFC 3030 CHUNKING). Default: when offered.
@@ -232,7 +143,7 @@ impl Default for ClientConfig {
             protocol: Protocol::Smtp,
             tls: TlsPolicy::Opportunistic,
             credentials: None,
-            plaintext_auth: PlaintextAuth::Forbid,
+            cleartext_auth: CleartextPolicy::RequireTls,
             pipelining: Usage::WhenOffered,
             chunking: Usage::WhenOffered,
             line_endings: LineEndings::Normalize,

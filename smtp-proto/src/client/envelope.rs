@@ -6,6 +6,7 @@ use super::event::{DeferReason, EnvelopeError};
 use super::offer::Offer;
 use crate::address::{ForwardPath, Host, ReversePath};
 use crate::command::{BodyType, MailParams, RcptParams};
+use crate::ehlo::Extension;
 
 /// One recipient: `RCPT TO:<forward_path> params`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,22 +152,22 @@ pub(crate) fn prepare(
     if offer.auth.is_empty() {
         p.auth = None;
     }
-    if !offer.has(b"MT-PRIORITY") {
+    if !offer.has(Extension::MtPriority) {
         p.mt_priority = None;
     }
-    if !offer.has(b"FUTURERELEASE") {
+    if !offer.has(Extension::FutureRelease) {
         p.future_release = None;
     }
-    if !offer.has(b"DELIVERBY") {
+    if !offer.has(Extension::DeliverBy) {
         p.by = None;
     }
-    if !offer.has(b"MTRK") {
+    if !offer.has(Extension::Mtrk) {
         p.mtrk = None;
     }
-    if !offer.has(b"SOLICIT") {
+    if !offer.has(Extension::NoSoliciting) {
         p.solicit = None;
     }
-    if !offer.has(b"CONPERM") {
+    if !offer.has(Extension::Conperm) {
         p.conperm = false;
     }
 
@@ -205,10 +206,10 @@ pub(crate) fn prepare(
                 r.params.notify = None;
                 r.params.orcpt = None;
             }
-            if !offer.has(b"RRVS") {
+            if !offer.has(Extension::Rrvs) {
                 r.params.rrvs = None;
             }
-            if !offer.has(b"CONNEG") {
+            if !offer.has(Extension::Conneg) {
                 r.params.conneg = false;
             }
             chosen.push((i, r));

@@ -54,9 +54,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 
-pub use config::{
-    ClientConfig, Credentials, LineEndings, PlaintextAuth, Protocol, Timeouts, TlsPolicy, Usage,
-};
+pub use config::{ClientConfig, LineEndings, Protocol, Timeouts, TlsPolicy, Usage};
+pub use crate::sasl::{CleartextPolicy, Credentials};
 pub use envelope::{Envelope, Recipient};
 pub use event::{
     ApiMisuse, BodyError, ClientError, CloseReason, DeferReason, EnvelopeError, Event, Outcome,
@@ -112,6 +111,8 @@ pub struct Session {
     quit_requested: bool,
     /// `MAIL` commands sent in this session (RFC 9422 MAILMAX).
     mails_sent: u64,
+    /// The client nonce for SCRAM-SHA-256, if the caller gave one.
+    scram_nonce: Option<Bytes>,
 }
 
 impl Session {
@@ -141,6 +142,7 @@ impl Session {
             authenticated: false,
             quit_requested: false,
             mails_sent: 0,
+            scram_nonce: None,
         };
         s.start();
         s
@@ -152,6 +154,14 @@ impl Session {
         let mut s = Session::new(config, now);
         s.tls = Some(info);
         s
+    }
+
+    /// Enables SCRAM-SHA-256 for this session with a fresh client nonce: printable ASCII
+    /// without `,`, from a secure random source (at least 16 random octets' worth). The core
+    /// has no random source, so the caller supplies it; a nonce MUST NOT be reused. Call
+    /// before the AUTH exchange starts (right after `new`).
+    pub fn set_scram_nonce(&mut self, nonce: Bytes) {
+        self.scram_nonce = Some(nonce);
     }
 
     /// The configuration.

@@ -605,10 +605,12 @@ impl Session {
     fn after_tls(&mut self) {
         if let Some(creds) = self.config.credentials.as_ref().filter(|_| !self.authenticated) {
             let secure = self.tls.is_some();
-            match auth::choose(creds, &self.offer, secure, self.config.plaintext_auth) {
+            let policy = self.config.cleartext_auth;
+            let nonce = self.scram_nonce.is_some();
+            match auth::choose(creds, &self.offer, secure, policy, nonce) {
                 None => self.quit_with(CloseReason::Error(ClientError::AuthUnavailable)),
                 Some(m) => {
-                    let x = AuthExchange::start(m, creds, &mut self.tx);
+                    let x = AuthExchange::start(m, creds, self.scram_nonce.as_ref(), &mut self.tx);
                     self.push_expect(Awaiting::Auth, false);
                     self.state = State::Auth(x);
                 }

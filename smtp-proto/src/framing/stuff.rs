@@ -147,6 +147,7 @@ impl BodyEncoder {
     }
 
     /// The number of bytes `encode(chunk)` would write from the current state.
+    #[cfg(test)]
     pub(crate) fn encoded_len(&self, chunk: &[u8]) -> usize {
         let mut copy = *self;
         let mut counter = Counter::default();
@@ -155,6 +156,7 @@ impl BodyEncoder {
     }
 
     /// The number of bytes `finish` would write from the current state.
+    #[cfg(test)]
     pub(crate) fn finish_len(&self) -> usize {
         let mut copy = *self;
         let mut counter = Counter::default();
