@@ -149,7 +149,9 @@ impl AuthExchange {
             }
             (Step::ScramFirstSent(mut st), _) => {
                 let server_first = decoded.ok_or(ClientError::AuthProtocol)?;
-                let final_msg = st.client_final(&server_first).ok_or(ClientError::AuthProtocol)?;
+                let final_msg = st
+                    .client_final(&server_first)
+                    .ok_or(ClientError::AuthProtocol)?;
                 self.step = Step::ScramFinalSent(st);
                 b64(&final_msg)
             }
@@ -175,10 +177,10 @@ impl AuthExchange {
     /// On `235`: a SCRAM exchange must have checked the server's signature (it may come as
     /// a last 334, which [`AuthExchange::challenge`] verified).
     pub(crate) fn success_is_trusted(&self) -> bool {
-        match &self.step {
-            Step::ScramFirstSent(_) | Step::ScramFinalSent(_) => false,
-            _ => true,
-        }
+        !matches!(
+            &self.step,
+            Step::ScramFirstSent(_) | Step::ScramFinalSent(_)
+        )
     }
 }
 
@@ -194,6 +196,7 @@ fn gs2_escape(s: &[u8], out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -216,14 +219,26 @@ mod tests {
             Some(Mechanism::Plain)
         );
         let scram = offer(&[Mechanism::ScramSha256, Mechanism::Plain]);
-        assert_eq!(choose(&pw, &scram, true, tls, false), Some(Mechanism::Plain));
-        assert_eq!(choose(&pw, &scram, true, tls, true), Some(Mechanism::ScramSha256));
+        assert_eq!(
+            choose(&pw, &scram, true, tls, false),
+            Some(Mechanism::Plain)
+        );
+        assert_eq!(
+            choose(&pw, &scram, true, tls, true),
+            Some(Mechanism::ScramSha256)
+        );
         // SCRAM does not reveal the password: fine without TLS.
-        assert_eq!(choose(&pw, &scram, false, tls, true), Some(Mechanism::ScramSha256));
+        assert_eq!(
+            choose(&pw, &scram, false, tls, true),
+            Some(Mechanism::ScramSha256)
+        );
         let tok = Credentials::token("u", "t");
         assert_eq!(choose(&tok, &o, true, tls, false), None);
         let oa = offer(&[Mechanism::XOAuth2, Mechanism::OAuthBearer]);
-        assert_eq!(choose(&tok, &oa, true, tls, false), Some(Mechanism::OAuthBearer));
+        assert_eq!(
+            choose(&tok, &oa, true, tls, false),
+            Some(Mechanism::OAuthBearer)
+        );
     }
 
     #[test]
@@ -251,7 +266,10 @@ mod tests {
     #[test]
     fn oauthbearer_message() {
         let mut out = BytesMut::new();
-        let c = Credentials::token("user@example.com", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==");
+        let c = Credentials::token(
+            "user@example.com",
+            "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==",
+        );
         let mut x = AuthExchange::start(Mechanism::OAuthBearer, &c, None, &mut out);
         let line = out.split();
         let b64 = &line[b"AUTH OAUTHBEARER ".len()..line.len() - 2];
@@ -262,7 +280,8 @@ mod tests {
             &b"n,a=user@example.com,\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"[..]
         );
         // An error challenge is answered with %x01.
-        x.challenge(b"eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=", &mut out).unwrap();
+        x.challenge(b"eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=", &mut out)
+            .unwrap();
         assert_eq!(&out.split()[..], b"AQ==\r\n");
     }
 

@@ -351,8 +351,8 @@ pub enum Event {
         txn: TxnId,
         /// Original positions (in the envelope given to `send`) of the deferred recipients.
         indices: Vec<usize>,
-        /// The deferred part.
-        envelope: Envelope,
+        /// The deferred part (boxed: an envelope is large and this event is rare).
+        envelope: alloc::boxed::Box<Envelope>,
         /// Which limit.
         reason: DeferReason,
     },

@@ -54,8 +54,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 
-pub use config::{ClientConfig, LineEndings, Protocol, Timeouts, TlsPolicy, Usage};
 pub use crate::sasl::{CleartextPolicy, Credentials};
+pub use config::{ClientConfig, LineEndings, Protocol, Timeouts, TlsPolicy, Usage};
 pub use envelope::{Envelope, Recipient};
 pub use event::{
     ApiMisuse, BodyError, ClientError, CloseReason, DeferReason, EnvelopeError, Event, Outcome,

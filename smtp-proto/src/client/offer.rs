@@ -44,9 +44,7 @@ impl Offer {
             eight_bit_mime: caps.supports_8bitmime(),
             smtputf8: caps.supports_smtputf8(),
             dsn: caps.supports_dsn(),
-            size: caps
-                .supports_size()
-                .then(|| caps.max_size().unwrap_or(0)),
+            size: caps.supports_size().then(|| caps.max_size().unwrap_or(0)),
             starttls: caps.supports_starttls(),
             auth: caps.auth_mechanisms().to_vec(),
             require_tls: caps.supports_requiretls(),
@@ -58,7 +56,11 @@ impl Offer {
                     rcpt_domain_max: nonzero(l.rcpt_domain_max),
                 })
                 .unwrap_or_default(),
-            other: caps.keywords.iter().filter_map(EhloKeyword::extension).collect(),
+            other: caps
+                .keywords
+                .iter()
+                .filter_map(EhloKeyword::extension)
+                .collect(),
         }
     }
 
@@ -80,6 +82,7 @@ pub(crate) fn capabilities_from_reply(reply: &Reply) -> Capabilities {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::reply::ReplyParser;
@@ -97,7 +100,9 @@ mod tests {
 
     #[test]
     fn postfix_smtpd() {
-        let r = reply(include_bytes!("../../tests/fixtures/client/postfix-ehlo.txt"));
+        let r = reply(include_bytes!(
+            "../../tests/fixtures/client/postfix-ehlo.txt"
+        ));
         let o = Offer::from_capabilities(&capabilities_from_reply(&r));
         assert!(o.pipelining && o.chunking && o.smtputf8 && o.dsn && o.eight_bit_mime);
         assert!(o.starttls);
@@ -107,7 +112,9 @@ mod tests {
 
     #[test]
     fn limits_and_empty_last_line() {
-        let r = reply(b"250-mx.example\r\n250-LIMITS RCPTMAX=3 MAILMAX=2 RCPTDOMAINMAX=1 FOO=9\r\n250 \r\n");
+        let r = reply(
+            b"250-mx.example\r\n250-LIMITS RCPTMAX=3 MAILMAX=2 RCPTDOMAINMAX=1 FOO=9\r\n250 \r\n",
+        );
         let o = Offer::from_capabilities(&capabilities_from_reply(&r));
         assert_eq!(
             o.limits,

@@ -114,7 +114,11 @@ impl ScramState {
         ]
         .concat();
         let client_signature = hmac(&stored_key, &auth_message);
-        let proof: Vec<u8> = client_key.iter().zip(client_signature).map(|(a, b)| a ^ b).collect();
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(client_signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
         let server_key = hmac(&salted, b"Server Key");
         self.server_signature = Some(hmac(&server_key, &auth_message));
         let mut out = without_proof;
@@ -132,11 +136,14 @@ impl ScramState {
             return false;
         };
         let v = v.split(|&b| b == b',').next().unwrap_or_default();
-        B64.decode(v).ok().is_some_and(|sig| sig[..] == expected[..])
+        B64.decode(v)
+            .ok()
+            .is_some_and(|sig| sig[..] == expected[..])
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

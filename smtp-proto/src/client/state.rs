@@ -576,9 +576,7 @@ impl Session {
             self.offer = Offer::from_capabilities(&caps);
             self.capabilities = Some(caps);
             self.after_hello();
-        } else if verb == HelloVerb::Ehlo
-            && matches!(reply.code().as_u16(), 500 | 502)
-        {
+        } else if verb == HelloVerb::Ehlo && matches!(reply.code().as_u16(), 500 | 502) {
             // RFC 5321 3.2: "command not recognized" to EHLO: fall back to HELO.
             self.send_hello(HelloVerb::Helo);
         } else {
@@ -603,7 +601,12 @@ impl Session {
     }
 
     fn after_tls(&mut self) {
-        if let Some(creds) = self.config.credentials.as_ref().filter(|_| !self.authenticated) {
+        if let Some(creds) = self
+            .config
+            .credentials
+            .as_ref()
+            .filter(|_| !self.authenticated)
+        {
             let secure = self.tls.is_some();
             let policy = self.config.cleartext_auth;
             let nonce = self.scram_nonce.is_some();
@@ -733,10 +736,13 @@ impl Session {
                 self.events.push_back(Event::Deferred {
                     txn: id,
                     indices,
-                    envelope: env,
+                    envelope: alloc::boxed::Box::new(env),
                     reason: DeferReason::MailMax,
                 });
-                self.fail_txn(id, TransactionFailure::Refused(EnvelopeError::MailMaxReached));
+                self.fail_txn(
+                    id,
+                    TransactionFailure::Refused(EnvelopeError::MailMaxReached),
+                );
                 self.txns[i].step = Step::Done;
                 return;
             }
@@ -763,7 +769,7 @@ impl Session {
             self.events.push_back(Event::Deferred {
                 txn: id,
                 indices,
-                envelope,
+                envelope: alloc::boxed::Box::new(envelope),
                 reason,
             });
         }
@@ -814,7 +820,8 @@ impl Session {
         };
         if !t.reported {
             t.reported = true;
-            self.events.push_back(Event::TransactionFailed { txn: id, failure });
+            self.events
+                .push_back(Event::TransactionFailed { txn: id, failure });
         }
         let dropped: usize = t.body.iter().map(Bytes::len).sum();
         t.body.clear();

@@ -89,6 +89,7 @@ impl TimerTable {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -113,7 +114,10 @@ mod tests {
     fn rfc_defaults() {
         let d = Timeouts::default();
         assert_eq!(Timer::DataInitiation.duration(&d), Duration::from_secs(120));
-        assert_eq!(Timer::DataTermination.duration(&d), Duration::from_secs(600));
+        assert_eq!(
+            Timer::DataTermination.duration(&d),
+            Duration::from_secs(600)
+        );
         assert_eq!(Timer::DataBlock.duration(&d), Duration::from_secs(180));
         assert_eq!(Timer::Greeting.duration(&d), Duration::from_secs(300));
     }

@@ -182,8 +182,10 @@ pub(crate) fn expected_delivery(body: &[u8], exact: bool) -> alloc::vec::Vec<u8>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use alloc::vec;
     use alloc::vec::Vec;
     use proptest::prelude::*;
 
@@ -275,10 +277,22 @@ mod tests {
 
     #[test]
     fn bare_line_endings_are_normalised() {
-        assert_eq!(encode_all(Framing::Data, &[b"a\n.\nb"]), b"a\r\n..\r\nb\r\n.\r\n");
-        assert_eq!(encode_all(Framing::Data, &[b"a\r.\rb\r"]), b"a\r\n..\r\nb\r\n.\r\n");
-        assert_eq!(encode_all(Framing::Data, &[b"a\r", b"\r", b"\n"]), b"a\r\n\r\n.\r\n");
-        assert_eq!(encode_all(Framing::BdatNormalized, &[b"a\n\r"]), b"a\r\n\r\n");
+        assert_eq!(
+            encode_all(Framing::Data, &[b"a\n.\nb"]),
+            b"a\r\n..\r\nb\r\n.\r\n"
+        );
+        assert_eq!(
+            encode_all(Framing::Data, &[b"a\r.\rb\r"]),
+            b"a\r\n..\r\nb\r\n.\r\n"
+        );
+        assert_eq!(
+            encode_all(Framing::Data, &[b"a\r", b"\r", b"\n"]),
+            b"a\r\n\r\n.\r\n"
+        );
+        assert_eq!(
+            encode_all(Framing::BdatNormalized, &[b"a\n\r"]),
+            b"a\r\n\r\n"
+        );
     }
 
     #[test]
