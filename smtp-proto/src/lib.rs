@@ -13,12 +13,18 @@ pub mod address;
 pub mod command;
 pub mod ehlo;
 pub mod error;
+pub(crate) mod framing;
 pub mod options;
 pub mod reply;
 pub mod sasl;
+pub mod server;
 mod secret;
 mod status;
 mod time;
+
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod __fuzz;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
 pub use command::{Command, MailParams, RcptParams};
