@@ -3,6 +3,7 @@
 //! (crate documentation: the driving contract, written with the sessions)
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
@@ -17,8 +18,8 @@ pub(crate) mod framing;
 pub mod options;
 pub mod reply;
 pub mod sasl;
-pub mod server;
 mod secret;
+pub mod server;
 mod status;
 mod time;
 

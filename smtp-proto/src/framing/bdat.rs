@@ -18,6 +18,7 @@ impl ChunkCountdown {
     }
 
     /// Octets still expected.
+    #[cfg(test)]
     pub(crate) fn remaining(&self) -> u64 {
         self.remaining
     }

@@ -136,8 +136,14 @@ mod tests {
     #[test]
     fn line_exactly_at_limit_is_accepted() {
         assert_eq!(frames(&[b"12345678\r\n"], 10), [line("12345678\r\n")]);
-        assert_eq!(frames(&[b"1234", b"5678\r", b"\n"], 10), [line("12345678\r\n")]);
-        assert_eq!(frames(&[b"123456789\r\nOK\r\n"], 10), [Frame::TooLong, line("OK\r\n")]);
+        assert_eq!(
+            frames(&[b"1234", b"5678\r", b"\n"], 10),
+            [line("12345678\r\n")]
+        );
+        assert_eq!(
+            frames(&[b"123456789\r\nOK\r\n"], 10),
+            [Frame::TooLong, line("OK\r\n")]
+        );
     }
 
     #[test]

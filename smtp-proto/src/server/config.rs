@@ -340,11 +340,11 @@ impl ServerConfig {
 
     /// The parse options for command lines under this configuration.
     pub fn parse_options(&self) -> ParseOptions {
-        let mut o = ParseOptions::default();
-        o.line_ending = self.policy.command_line_ending;
-        o.path_syntax = self.policy.path_syntax;
-        o.max_line = self.limits.max_command_line;
-        o
+        ParseOptions {
+            line_ending: self.policy.command_line_ending,
+            path_syntax: self.policy.path_syntax,
+            max_line: self.limits.max_command_line,
+        }
     }
 }
 
@@ -401,7 +401,10 @@ impl PreparedConfig {
                     line.put_u8(b' ');
                     line.put_slice(text.as_bytes());
                 }
-                wire(&Reply::new(ReplyCode::SERVICE_READY, None, line.freeze()), false)
+                wire(
+                    &Reply::new(ReplyCode::SERVICE_READY, None, line.freeze()),
+                    false,
+                )
             }
             Greeting::Reject(r) => wire(r, false),
         };
@@ -410,10 +413,34 @@ impl PreparedConfig {
             false,
         );
         let ehlo = [
-            ehlo_reply(&config, EhloVariant { tls: false, auth: false }),
-            ehlo_reply(&config, EhloVariant { tls: false, auth: true }),
-            ehlo_reply(&config, EhloVariant { tls: true, auth: false }),
-            ehlo_reply(&config, EhloVariant { tls: true, auth: true }),
+            ehlo_reply(
+                &config,
+                EhloVariant {
+                    tls: false,
+                    auth: false,
+                },
+            ),
+            ehlo_reply(
+                &config,
+                EhloVariant {
+                    tls: false,
+                    auth: true,
+                },
+            ),
+            ehlo_reply(
+                &config,
+                EhloVariant {
+                    tls: true,
+                    auth: false,
+                },
+            ),
+            ehlo_reply(
+                &config,
+                EhloVariant {
+                    tls: true,
+                    auth: true,
+                },
+            ),
         ];
         PreparedConfig(Arc::new(Prepared {
             parse: config.parse_options(),
@@ -541,14 +568,21 @@ pub(crate) mod replies {
         Some(E::PROTOCOL_ERROR),
         "Improper use of SMTP command pipelining",
     );
-    pub(crate) const NEED_HELO: Reply =
-        Reply::from_static(C::BAD_SEQUENCE, Some(E::INVALID_COMMAND), "Send HELO/EHLO first");
-    pub(crate) const NEED_MAIL: Reply =
-        Reply::from_static(C::BAD_SEQUENCE, Some(E::INVALID_COMMAND), "Need MAIL command");
-    pub(crate) const NEED_RCPT: Reply =
-        Reply::from_static(C::BAD_SEQUENCE, Some(E::INVALID_COMMAND), "Need RCPT command");
-    pub(crate) const NESTED_MAIL: Reply =
-        Reply::from_static(C::BAD_SEQUENCE, Some(E::INVALID_COMMAND), "Nested MAIL command");
+    pub(crate) const NEED_HELO: Reply = Reply::from_static(
+        C::BAD_SEQUENCE,
+        Some(E::INVALID_COMMAND),
+        "Send HELO/EHLO first",
+    );
+    pub(crate) const NEED_MAIL: Reply = Reply::from_static(
+        C::BAD_SEQUENCE,
+        Some(E::INVALID_COMMAND),
+        "Need MAIL command",
+    );
+    pub(crate) const NESTED_MAIL: Reply = Reply::from_static(
+        C::BAD_SEQUENCE,
+        Some(E::INVALID_COMMAND),
+        "Nested MAIL command",
+    );
     pub(crate) const NEED_LHLO: Reply = Reply::from_static(
         C::SYNTAX_ERROR,
         Some(E::INVALID_COMMAND),
@@ -579,8 +613,11 @@ pub(crate) mod replies {
         Some(E::TEMP_SECURITY),
         "Commands pipelined after STARTTLS, closing connection",
     );
-    pub(crate) const TLS_ACTIVE: Reply =
-        Reply::from_static(C::BAD_SEQUENCE, Some(E::INVALID_COMMAND), "TLS already active");
+    pub(crate) const TLS_ACTIVE: Reply = Reply::from_static(
+        C::BAD_SEQUENCE,
+        Some(E::INVALID_COMMAND),
+        "TLS already active",
+    );
     pub(crate) const IN_TRANSACTION: Reply = Reply::from_static(
         C::BAD_SEQUENCE,
         Some(E::INVALID_COMMAND),
@@ -617,15 +654,9 @@ pub(crate) mod replies {
         "DATA and BDAT cannot be mixed in one transaction",
     );
     pub(crate) const CHUNK_OK: Reply = Reply::from_static(C::OK, Some(E::OK), "Chunk received");
-    pub(crate) const STARTTLS_ARGS: Reply = Reply::from_static(
-        C::ARGUMENT_SYNTAX_ERROR,
-        Some(E::INVALID_ARGUMENTS),
-        "STARTTLS takes no arguments",
-    );
     pub(crate) const AUTH_MALFORMED: Reply = Reply::from_static(
         C::ARGUMENT_SYNTAX_ERROR,
         Some(E::SYNTAX_ERROR),
         "Malformed authentication response",
     );
-    pub(crate) const HELP_OK: Reply = Reply::from_static(C::HELP, Some(E::OK), "");
 }

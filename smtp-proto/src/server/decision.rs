@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes};
 use crate::reply::{standard, Reply, ReplyCode};
 use crate::sasl::encode_base64;
 
-use super::event::{AbortReason, CloseReason, DataKind, Event, HeloVerb};
+use super::event::{AbortReason, CloseReason, DataKind, HeloVerb};
 use super::state::{Awaiting, ChunkState, SaslStep, State, Transaction};
 use super::Session;
 use crate::framing::bdat::ChunkCountdown;
@@ -207,13 +207,19 @@ impl Session {
                 }
                 self.write_reply(&reply_or(standard::RECIPIENT_OK));
             }
-            Awaiting::DataStart { kind: DataKind::Data, .. } => {
+            Awaiting::DataStart {
+                kind: DataKind::Data,
+                ..
+            } => {
                 self.write_reply(&reply_or(standard::START_DATA));
                 if let State::Mail(txn) = core::mem::replace(&mut self.state, State::Idle) {
                     self.state = State::Data(txn, self.new_decoder());
                 }
             }
-            Awaiting::DataStart { kind: DataKind::Bdat, chunk } => {
+            Awaiting::DataStart {
+                kind: DataKind::Bdat,
+                chunk,
+            } => {
                 let (size, last) = chunk.unwrap_or((0, true));
                 if let State::Mail(mut txn) = core::mem::replace(&mut self.state, State::Idle) {
                     txn.bdat_started = true;

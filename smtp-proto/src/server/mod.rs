@@ -48,6 +48,9 @@ mod event;
 mod state;
 mod timer;
 
+#[cfg(feature = "__fuzz")]
+pub(crate) mod fuzz;
+
 use alloc::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 use core::time::Duration;
@@ -72,7 +75,7 @@ use crate::framing::InputQueue;
 use crate::options::LineEnding;
 use crate::reply::{standard, EnhancedCode, Reply, ReplyCode};
 use crate::sasl::{self, Mechanism};
-use crate::{Instant, Status};
+use crate::Instant;
 use config::{replies, EhloVariant};
 use state::{Awaiting, ChunkState, SaslStep, State, Transaction};
 use timer::{Timer, TimerTable};
@@ -976,7 +979,11 @@ impl Session {
         }
         let x = &self.config.extensions;
         let dsn_used = params.notify.is_some() || params.orcpt.is_some();
-        if !params.unknown.is_empty() || params.rrvs.is_some() || params.conneg || (dsn_used && !x.dsn) {
+        if !params.unknown.is_empty()
+            || params.rrvs.is_some()
+            || params.conneg
+            || (dsn_used && !x.dsn)
+        {
             return self.refuse(verb, standard::UNKNOWN_PARAMETER);
         }
         if to.is_utf8() && !smtputf8 {
@@ -1277,7 +1284,9 @@ fn starts_with_ci(line: &[u8], prefix: &[u8]) -> bool {
 }
 
 fn parse_command(line: &Bytes, opts: &crate::ParseOptions) -> Result<Command, ParseError> {
-    Command::parse_line(line, opts)
+    // TEMPORARY until the codec lands `Command::parse_line`.
+    let _ = (line, opts);
+    Err(ParseError::Syntax)
 }
 
 fn b64_decode(text: &[u8]) -> Result<Bytes, Reply> {
@@ -1291,9 +1300,4 @@ fn b64_decode(text: &[u8]) -> Result<Bytes, Reply> {
 fn plain_decode(msg: &Bytes) -> Option<(Option<Bytes>, Bytes, Bytes)> {
     let c = sasl::PlainCredentials::decode(msg).ok()?;
     Some((c.authzid, c.authcid, c.password.into_inner()))
-}
-
-#[allow(dead_code)]
-fn _status_is_used(s: Status<()>) -> bool {
-    s.is_incomplete()
 }
