@@ -15,23 +15,23 @@ use crate::framing::bdat::ChunkCountdown;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Pending {
-    /// [`Event::Helo`].
+    /// [`Event::Helo`](super::Event::Helo).
     Helo,
-    /// [`Event::Mail`].
+    /// [`Event::Mail`](super::Event::Mail).
     Mail,
-    /// [`Event::Rcpt`].
+    /// [`Event::Rcpt`](super::Event::Rcpt).
     Rcpt,
-    /// [`Event::DataStart`].
+    /// [`Event::DataStart`](super::Event::DataStart).
     DataStart,
-    /// [`Event::EndOfMessage`].
+    /// [`Event::EndOfMessage`](super::Event::EndOfMessage).
     EndOfMessage,
-    /// [`Event::Auth`].
+    /// [`Event::Auth`](super::Event::Auth).
     Auth,
-    /// [`Event::AuthStep`].
+    /// [`Event::AuthStep`](super::Event::AuthStep).
     AuthStep,
-    /// [`Event::Vrfy`].
+    /// [`Event::Vrfy`](super::Event::Vrfy).
     Vrfy,
-    /// [`Event::Expn`].
+    /// [`Event::Expn`](super::Event::Expn).
     Expn,
 }
 
@@ -93,7 +93,7 @@ impl Session {
         self.answer(Answer::Reject(reply))
     }
 
-    /// Continues a SASL exchange of an application-driven mechanism ([`Event::AuthStep`]):
+    /// Continues a SASL exchange of an application-driven mechanism ([`Event::AuthStep`](super::Event::AuthStep)):
     /// sends `334` with `challenge` in base64 and waits for the client's next message.
     pub fn auth_challenge(&mut self, challenge: &[u8]) -> Result<(), ApiMisuse> {
         let mechanism = match &self.awaiting {
