@@ -10,6 +10,9 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod __fuzz;
 pub mod address;
 pub mod command;
 pub mod ehlo;
@@ -22,10 +25,7 @@ mod secret;
 pub mod server;
 mod status;
 mod time;
-
-#[cfg(feature = "__fuzz")]
-#[doc(hidden)]
-pub mod __fuzz;
+pub mod xtext;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
 pub use command::{Command, MailParams, RcptParams};

@@ -364,6 +364,7 @@ pub struct PreparedConfig(Arc<Prepared>);
 struct Prepared {
     config: ServerConfig,
     parse: ParseOptions,
+    parse_auth: ParseOptions,
     greeting: Bytes,
     helo: Bytes,
     /// EHLO/LHLO replies indexed by [`EhloVariant::index`].
@@ -442,8 +443,14 @@ impl PreparedConfig {
                 },
             ),
         ];
+        let parse = config.parse_options();
+        let parse_auth = ParseOptions {
+            max_line: parse.max_line.max(config.limits.max_auth_line),
+            ..parse
+        };
         PreparedConfig(Arc::new(Prepared {
-            parse: config.parse_options(),
+            parse,
+            parse_auth,
             config,
             greeting,
             helo,
@@ -456,8 +463,15 @@ impl PreparedConfig {
         &self.0.config
     }
 
-    pub(crate) fn parse_options(&self) -> &ParseOptions {
-        &self.0.parse
+    /// Parse options for a command line: AUTH lines may be as long as
+    /// [`Limits::max_auth_line`] (RFC 4954 4), every other line keeps the command limit.
+    pub(crate) fn parse_options_for(&self, line: &[u8]) -> &ParseOptions {
+        let auth = line.len() >= 5 && line[..5].eq_ignore_ascii_case(b"AUTH ");
+        if auth {
+            &self.0.parse_auth
+        } else {
+            &self.0.parse
+        }
     }
 
     pub(crate) fn greeting_wire(&self) -> &Bytes {

@@ -702,7 +702,7 @@ impl Session {
 
     fn on_command_line(&mut self, line: Bytes) {
         let verb = verb_of(&line);
-        let parsed = parse_command(&line, self.config.parse_options());
+        let parsed = parse_command(&line, self.config.parse_options_for(&line));
         if matches!(self.state, State::Refusing) {
             if matches!(parsed, Ok(Command::Quit)) {
                 self.quit();
@@ -1284,9 +1284,7 @@ fn starts_with_ci(line: &[u8], prefix: &[u8]) -> bool {
 }
 
 fn parse_command(line: &Bytes, opts: &crate::ParseOptions) -> Result<Command, ParseError> {
-    // TEMPORARY until the codec lands `Command::parse_line`.
-    let _ = (line, opts);
-    Err(ParseError::Syntax)
+    Command::parse_line(line, opts)
 }
 
 fn b64_decode(text: &[u8]) -> Result<Bytes, Reply> {
