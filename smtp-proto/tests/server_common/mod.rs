@@ -28,7 +28,9 @@ use smtp_proto::server::{
     MailAuthPolicy, PipeliningPolicy, PreparedConfig, Protocol, ServerConfig, Session,
     StartTlsInjectionPolicy, TlsInfo, VrfyPolicy,
 };
-use smtp_proto::{EnhancedCode, Instant, LineEnding, Mechanism, Reply, ReplyCode};
+use smtp_proto::{
+    EnhancedCode, Instant, LineEnding, MailParams, Mechanism, RcptParams, Reply, ReplyCode,
+};
 
 /// Parses `550 5.7.1 text` (the enhanced code is optional).
 pub fn reply(text: &str) -> Reply {
@@ -65,7 +67,10 @@ pub fn configure(c: &mut ServerConfig, option: &str, value: &str) {
         "lmtp" => c.protocol = Protocol::Lmtp,
         "starttls" => c.extensions.starttls = true,
         "auth" => {
-            c.extensions.auth = value.split_whitespace().map(|m| Mechanism::from_name(m.as_bytes())).collect()
+            c.extensions.auth = value
+                .split_whitespace()
+                .map(|m| Mechanism::from_name(m.as_bytes()))
+                .collect()
         }
         "plaintext-auth" => c.policy.auth_tls = AuthTlsPolicy::AllowPlaintext,
         "mail-auth" => c.policy.mail_auth = MailAuthPolicy::Required,
@@ -190,11 +195,15 @@ pub fn escape(b: &[u8]) -> String {
 pub fn summary(ev: &Event) -> String {
     match ev {
         Event::Helo(h) => format!("helo {:?} {}", h.verb, h.host),
-        Event::Mail(m) => format!("mail <{}> {:?}", m.reverse_path, m.params),
-        Event::Rcpt(r) => format!("rcpt <{}> {:?}", r.forward_path, r.params),
+        Event::Mail(m) if m.params == MailParams::default() => format!("mail {}", m.reverse_path),
+        Event::Mail(m) => format!("mail {} {:?}", m.reverse_path, m.params),
+        Event::Rcpt(r) if r.params == RcptParams::default() => format!("rcpt {}", r.forward_path),
+        Event::Rcpt(r) => format!("rcpt {} {:?}", r.forward_path, r.params),
         Event::DataStart(d) => format!("data-start {:?} rcpts={}", d.kind, d.recipients),
         Event::Body(b) => format!("body {}", escape(b)),
-        Event::EndOfMessage(e) => format!("eom size={} {:?} rcpts={}", e.size, e.kind, e.recipients),
+        Event::EndOfMessage(e) => {
+            format!("eom size={} {:?} rcpts={}", e.size, e.kind, e.recipients)
+        }
         Event::MessageAborted { reason } => format!("aborted {reason:?}"),
         Event::Auth(a) => format!(
             "auth {} authzid={} authcid={} password={}",
@@ -206,12 +215,16 @@ pub fn summary(ev: &Event) -> String {
         Event::AuthStep(s) => format!(
             "auth-step {} {}",
             escape(s.mechanism.name()),
-            s.response.as_ref().map_or("none".to_string(), |r| escape(r.expose()))
+            s.response
+                .as_ref()
+                .map_or("none".to_string(), |r| escape(r.expose()))
         ),
         Event::Vrfy(v) => format!("vrfy {}", escape(&v.argument)),
         Event::Expn(v) => format!("expn {}", escape(&v.argument)),
         Event::Rejected(r) => format!("rejected {} {}", escape(&r.verb), r.reply.code().as_u16()),
-        Event::StartTls { discarded_plaintext } => format!("starttls discarded={discarded_plaintext}"),
+        Event::StartTls {
+            discarded_plaintext,
+        } => format!("starttls discarded={discarded_plaintext}"),
         Event::Reset => "reset".to_string(),
         Event::Quit => "quit".to_string(),
         Event::Closed { reason } => format!("closed {reason:?}"),
@@ -385,7 +398,9 @@ impl Runner<'_> {
                 Split::Random(_) => 1 + (self.next_rand() % 64) as usize,
             };
             let end = (i + n).min(input.len());
-            self.d.session.receive(self.d.now, Bytes::copy_from_slice(&input[i..end]));
+            self.d
+                .session
+                .receive(self.d.now, Bytes::copy_from_slice(&input[i..end]));
             i = end;
             self.drain();
         }
@@ -397,6 +412,12 @@ impl Runner<'_> {
             self.d.pump();
             if self.d.session.pending().is_none() || self.held {
                 return;
+            }
+            // `E:` lines between the input and its `A:` check events already emitted.
+            while let Some(Step::Event(want)) = self.steps.get(self.pos) {
+                let want = want.clone();
+                self.pos += 1;
+                self.check_event(&want);
             }
             match self.steps.get(self.pos) {
                 Some(Step::Decide(text)) => {
@@ -410,6 +431,20 @@ impl Runner<'_> {
                 }
                 _ => self.d.session.accept().expect("auto-accept"),
             }
+        }
+    }
+
+    fn check_event(&mut self, want: &str) {
+        let all: Vec<String> = coalesce(&self.d.events.iter().map(summary).collect::<Vec<_>>());
+        let found = all[self.event_cursor.min(all.len())..]
+            .iter()
+            .position(|e| e.starts_with(want));
+        match found {
+            Some(i) => self.event_cursor += i + 1,
+            None => panic!(
+                "{} ({:?}): event `{want}` not found after #{} in {:#?}",
+                self.name, self.split, self.event_cursor, all
+            ),
         }
     }
 
@@ -475,21 +510,7 @@ impl Runner<'_> {
                     }
                     self.drain();
                 }
-                Step::Event(want) => {
-                    let all: Vec<String> = coalesce(
-                        &self.d.events.iter().map(summary).collect::<Vec<_>>(),
-                    );
-                    let found = all[self.event_cursor.min(all.len())..]
-                        .iter()
-                        .position(|e| e.starts_with(&want));
-                    match found {
-                        Some(i) => self.event_cursor += i + 1,
-                        None => panic!(
-                            "{} ({:?}): event `{want}` not found after #{} in {:#?}",
-                            self.name, self.split, self.event_cursor, all
-                        ),
-                    }
-                }
+                Step::Event(want) => self.check_event(&want),
                 Step::Time(d) => {
                     self.d.now = self.d.now + d;
                     self.d.session.handle_timeout(self.d.now);
