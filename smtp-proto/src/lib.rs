@@ -9,6 +9,9 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod __fuzz;
 pub mod address;
 pub mod command;
 pub mod ehlo;
@@ -19,6 +22,7 @@ pub mod sasl;
 mod secret;
 mod status;
 mod time;
+pub mod xtext;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
 pub use command::{Command, MailParams, RcptParams};
