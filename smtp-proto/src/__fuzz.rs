@@ -523,3 +523,7 @@ pub fn roundtrip(data: &[u8]) {
         check_value(&buf, o, RcptParams::parse, write_params_rcpt, None);
     }
 }
+
+// ----- server session (owned by the server session; see `crate::server::fuzz`) -----
+
+pub use crate::server::fuzz::{server_script, server_split_differential};
