@@ -172,3 +172,7 @@ pub fn roundtrip(data: &[u8]) {
     assert_eq!(used, wire.len());
     assert_eq!(first, second, "reply changed through write: {wire:?}");
 }
+
+// ----- server session (owned by the server session; see `crate::server::fuzz`) -----
+
+pub use crate::server::fuzz::{server_script, server_split_differential};

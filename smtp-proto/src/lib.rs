@@ -3,6 +3,7 @@
 //! (crate documentation: the driving contract, written with the sessions)
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
@@ -16,10 +17,12 @@ pub mod address;
 pub mod command;
 pub mod ehlo;
 pub mod error;
+pub(crate) mod framing;
 pub mod options;
 pub mod reply;
 pub mod sasl;
 mod secret;
+pub mod server;
 mod status;
 mod time;
 pub mod xtext;
