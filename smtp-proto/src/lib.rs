@@ -3,6 +3,7 @@
 //! (crate documentation: the driving contract, written with the sessions)
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
@@ -17,11 +18,12 @@ pub mod client;
 pub mod command;
 pub mod ehlo;
 pub mod error;
-mod framing;
+pub(crate) mod framing;
 pub mod options;
 pub mod reply;
 pub mod sasl;
 mod secret;
+pub mod server;
 mod status;
 mod time;
 pub mod tls;
@@ -37,4 +39,4 @@ pub use sasl::{Credentials, Mechanism, SaslError};
 pub use secret::Secret;
 pub use status::Status;
 pub use time::Instant;
-pub use tls::{TlsInfo, TlsVersion};
+pub use tls::TlsInfo;

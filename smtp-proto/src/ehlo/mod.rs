@@ -11,6 +11,7 @@
 //! - the legacy `AUTH=LOGIN PLAIN` line (sent for pre-RFC 2554 clients) is read as
 //!   [`EhloKeyword::Auth`];
 //! - empty lines (Postfix smtp-sink ends its reply with `250 `) are skipped;
+//! - the host on the first line may hold `_` (internal server names do; [`PathSyntax::Lenient`]);
 //! - a first line whose first word is not a domain or address literal (go-smtp's
 //!   `250-Hello client.example`, mailin's `250-server offers extensions:`) is kept whole in
 //!   [`Capabilities::greeting`] with [`Capabilities::host`] `None`, whenever the first word is
@@ -33,10 +34,9 @@
 
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
-use core::fmt::Write as _;
-use core::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::address::{AddressLiteral, Domain, Host};
+use crate::address::Host;
+use crate::options::{ParseOptions, PathSyntax};
 use crate::reply::{Reply, ReplyCode};
 use crate::sasl::Mechanism;
 
@@ -632,7 +632,7 @@ impl Capabilities {
     pub fn to_reply(&self) -> Reply {
         let mut first = BytesMut::new();
         if let Some(host) = &self.host {
-            write_host(host, &mut first);
+            host.write(&mut first);
             if !self.greeting.is_empty() {
                 first.put_u8(b' ');
             }
@@ -737,7 +737,12 @@ impl Capabilities {
 /// Splits `host [SP greeting]`; an unparsable first word leaves the whole line as greeting.
 fn split_first_line(line: &Bytes) -> (Option<Host>, Bytes) {
     let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
-    match parse_host(&line.slice(..end)) {
+    // Lenient: `_` in labels is common in internal server names and harms nobody here.
+    let opts = ParseOptions {
+        path_syntax: PathSyntax::Lenient,
+        ..ParseOptions::default()
+    };
+    match Host::parse(&line.slice(..end), &opts).ok() {
         Some(host) => {
             let rest = line.slice(end..);
             let greeting = if rest.first() == Some(&b' ') {
@@ -748,68 +753,5 @@ fn split_first_line(line: &Bytes) -> (Option<Host>, Bytes) {
             (Some(host), greeting)
         }
         None => (None, line.clone()),
-    }
-}
-
-/// `Domain / address-literal` (RFC 5321 4.1.2, 4.1.3), U-labels allowed (RFC 6531 3.3).
-fn parse_host(word: &Bytes) -> Option<Host> {
-    if word.first() == Some(&b'[') {
-        return parse_address_literal(word).map(Host::Literal);
-    }
-    is_domain(word).then(|| Host::Domain(Domain(word.clone())))
-}
-
-fn is_domain(s: &[u8]) -> bool {
-    if s.is_empty() || s.len() > 255 || core::str::from_utf8(s).is_err() {
-        return false;
-    }
-    // sub-domain = Let-dig [Ldh-str]; non-ASCII octets count as letters (U-labels).
-    let let_dig = |b: u8| b.is_ascii_alphanumeric() || !b.is_ascii();
-    s.split(|&b| b == b'.').all(|label| {
-        matches!((label.first(), label.last()), (Some(&f), Some(&l)) if let_dig(f) && let_dig(l))
-            && label.iter().all(|&b| let_dig(b) || b == b'-')
-    })
-}
-
-fn parse_address_literal(word: &Bytes) -> Option<AddressLiteral> {
-    let inner = word.strip_prefix(b"[")?.strip_suffix(b"]")?;
-    let text = core::str::from_utf8(inner).ok()?;
-    if let Some(colon) = text.find(':') {
-        let (tag, content) = (&text[..colon], &text[colon + 1..]);
-        if tag.eq_ignore_ascii_case("IPv6") {
-            return content.parse::<Ipv6Addr>().ok().map(AddressLiteral::Ipv6);
-        }
-        // Standardized-tag = Ldh-str; dcontent = %d33-90 / %d94-126.
-        let tag_ok = tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && tag
-                .bytes()
-                .last()
-                .is_some_and(|b| b.is_ascii_alphanumeric());
-        let content_ok =
-            !content.is_empty() && content.bytes().all(|b| matches!(b, 33..=90 | 94..=126));
-        return (tag_ok && content_ok).then(|| AddressLiteral::General {
-            tag: word.slice_ref(tag.as_bytes()),
-            content: word.slice_ref(content.as_bytes()),
-        });
-    }
-    text.parse::<Ipv4Addr>().ok().map(AddressLiteral::Ipv4)
-}
-
-fn write_host(host: &Host, out: &mut BytesMut) {
-    match host {
-        Host::Domain(d) => out.put_slice(d.as_bytes()),
-        Host::Literal(AddressLiteral::Ipv4(ip)) => {
-            let _ = write!(out, "[{ip}]");
-        }
-        Host::Literal(AddressLiteral::Ipv6(ip)) => {
-            let _ = write!(out, "[IPv6:{ip}]");
-        }
-        Host::Literal(AddressLiteral::General { tag, content }) => {
-            out.put_u8(b'[');
-            out.put_slice(tag);
-            out.put_u8(b':');
-            out.put_slice(content);
-            out.put_u8(b']');
-        }
     }
 }
