@@ -69,10 +69,6 @@ impl BodyEncoder {
         }
     }
 
-    pub(crate) fn framing(&self) -> Framing {
-        self.framing
-    }
-
     /// Encodes one chunk of the body.
     pub(crate) fn encode<S: Sink>(&mut self, chunk: &[u8], out: &mut S) {
         if chunk.is_empty() {
