@@ -518,7 +518,10 @@ impl Session {
                 return;
             }
             let progressed = match self.state {
-                State::Closed | State::TlsHandoff | State::GreetingDelay => return,
+                State::Closed => return,
+                // The adapter owns the connection during the hand-off; the greeting delay
+                // waits for its timer. Only EOF matters there.
+                State::TlsHandoff | State::GreetingDelay => false,
                 State::Data(..) => self.drive_data(),
                 State::Chunk(_) => self.drive_chunk(),
                 State::Auth(_) => self.drive_auth_line(),
@@ -526,23 +529,12 @@ impl Session {
             };
             if !progressed {
                 if self.eof && self.awaiting.is_none() {
-                    self.on_eof();
+                    self.abort_message(AbortReason::ConnectionLost);
+                    self.close(CloseReason::PeerClosed);
                 }
                 return;
             }
         }
-    }
-
-    fn on_eof(&mut self) {
-        if matches!(
-            self.state,
-            State::Closed | State::TlsHandoff | State::GreetingDelay
-        ) && !matches!(self.state, State::TlsHandoff | State::GreetingDelay)
-        {
-            return;
-        }
-        self.abort_message(AbortReason::ConnectionLost);
-        self.close(CloseReason::PeerClosed);
     }
 
     fn drive_data(&mut self) -> bool {
