@@ -104,14 +104,19 @@ fn recorded_clients_replay() {
         // Envelopes.
         let sums: Vec<String> = d.events.iter().map(summary).collect();
         let count = |p: &str| sums.iter().filter(|s| s.starts_with(p)).count();
-        assert_eq!(count("mail <sender@interop.test>"), messages, "{name}: {sums:#?}");
+        assert_eq!(
+            count("mail <sender@interop.test>"),
+            messages,
+            "{name}: {sums:#?}"
+        );
         assert_eq!(count("rcpt <rcpt1@interop.test>"), messages, "{name}");
         assert_eq!(count("rcpt <rcpt2@interop.test>"), messages, "{name}");
         assert_eq!(count("eom "), messages, "{name}");
         assert_eq!(count("rejected"), 0, "{name}: {sums:#?}");
         if name.contains("auth") {
             assert!(
-                sums.iter().any(|s| s.contains("authcid=user password=secret")),
+                sums.iter()
+                    .any(|s| s.contains("authcid=user password=secret")),
                 "{name}: {sums:#?}"
             );
         }
@@ -125,7 +130,10 @@ fn recorded_clients_replay() {
         assert_eq!(bodies, reference_bodies(&c2s), "{name}: bodies");
         for (i, body) in bodies.iter().enumerate() {
             let marker = format!("marker {name}-{}\r\n", i + 1);
-            assert!(body.windows(marker.len()).any(|w| w == marker.as_bytes()), "{name}");
+            assert!(
+                body.windows(marker.len()).any(|w| w == marker.as_bytes()),
+                "{name}"
+            );
             assert!(body.starts_with(b"From: "), "{name}");
             let lines = b"\r\n\r\n.\r\n..two dots\r\n.leading dot\r\n";
             assert!(body.windows(lines.len()).any(|w| w == lines), "{name}");
@@ -139,6 +147,10 @@ fn recorded_clients_replay() {
         assert_eq!(whole.out, d.out, "{name}: whole");
         assert_eq!(bytewise.out, d.out, "{name}: bytewise");
         assert_eq!(whole.summaries(), d.summaries(), "{name}: whole events");
-        assert_eq!(bytewise.summaries(), d.summaries(), "{name}: bytewise events");
+        assert_eq!(
+            bytewise.summaries(),
+            d.summaries(),
+            "{name}: bytewise events"
+        );
     }
 }

@@ -632,8 +632,10 @@ impl Session {
             }
             (None, Some(txn)) if chunk.last => self.end_of_message(&txn, DataKind::Bdat),
             (None, Some(txn)) => {
+                // RFC 3030 4.2 shows the octet count in the reply to each chunk.
+                let text = alloc::format!("{} octets received", chunk.size);
                 self.state = State::Mail(txn);
-                self.write_reply(&replies::CHUNK_OK);
+                self.write_reply(&Reply::new(ReplyCode::OK, Some(EnhancedCode::OK), text));
             }
             (None, None) => {}
         }
@@ -1069,6 +1071,7 @@ impl Session {
                 self.state = State::Chunk(ChunkState {
                     txn: keep,
                     countdown: ChunkCountdown::new(size),
+                    size,
                     last,
                     failure: Some(reply),
                 });
@@ -1083,6 +1086,7 @@ impl Session {
             self.state = State::Chunk(ChunkState {
                 txn: Some(txn),
                 countdown: ChunkCountdown::new(size),
+                size,
                 last,
                 failure: None,
             });

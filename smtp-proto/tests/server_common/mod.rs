@@ -413,11 +413,21 @@ impl Runner<'_> {
             if self.d.session.pending().is_none() || self.held {
                 return;
             }
-            // `E:` lines between the input and its `A:` check events already emitted.
-            while let Some(Step::Event(want)) = self.steps.get(self.pos) {
-                let want = want.clone();
-                self.pos += 1;
-                self.check_event(&want);
+            // `E:` lines between the input and its `A:` check events already emitted; when
+            // one is not there yet, the `A:` is for a later decision and this one is
+            // accepted automatically.
+            let mut j = self.pos;
+            let mut cursor = self.event_cursor;
+            while let Some(Step::Event(want)) = self.steps.get(j) {
+                match self.find_event(want, cursor) {
+                    Some(c) => cursor = c,
+                    None => break,
+                }
+                j += 1;
+            }
+            if matches!(self.steps.get(j), Some(Step::Decide(_))) {
+                self.pos = j;
+                self.event_cursor = cursor;
             }
             match self.steps.get(self.pos) {
                 Some(Step::Decide(text)) => {
@@ -434,13 +444,19 @@ impl Runner<'_> {
         }
     }
 
+    /// The cursor after the first event at or after `cursor` matching `want`.
+    fn find_event(&self, want: &str, cursor: usize) -> Option<usize> {
+        let all: Vec<String> = coalesce(&self.d.events.iter().map(summary).collect::<Vec<_>>());
+        all[cursor.min(all.len())..]
+            .iter()
+            .position(|e| e.starts_with(want))
+            .map(|i| cursor + i + 1)
+    }
+
     fn check_event(&mut self, want: &str) {
         let all: Vec<String> = coalesce(&self.d.events.iter().map(summary).collect::<Vec<_>>());
-        let found = all[self.event_cursor.min(all.len())..]
-            .iter()
-            .position(|e| e.starts_with(want));
-        match found {
-            Some(i) => self.event_cursor += i + 1,
+        match self.find_event(want, self.event_cursor) {
+            Some(c) => self.event_cursor = c,
             None => panic!(
                 "{} ({:?}): event `{want}` not found after #{} in {:#?}",
                 self.name, self.split, self.event_cursor, all
