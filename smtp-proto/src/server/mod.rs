@@ -551,8 +551,15 @@ impl Session {
         let mut too_large = false;
         let status = decoder.decode(input, &mut |piece| match piece {
             Piece::Body(b) => {
+                let before = txn.size;
                 txn.size += b.len() as u64;
-                if max.is_some_and(|m| txn.size > m) {
+                if let Some(m) = max.filter(|&m| txn.size > m) {
+                    // Deliver exactly up to the limit, so that what the application saw does
+                    // not depend on how the input was split.
+                    let fits = usize::try_from(m.saturating_sub(before)).unwrap_or(usize::MAX);
+                    if fits > 0 {
+                        events.push_back(Event::Body(b.slice(..fits.min(b.len()))));
+                    }
                     too_large = true;
                     events.push_back(Event::MessageAborted {
                         reason: AbortReason::TooLarge,
@@ -1140,11 +1147,11 @@ impl Session {
         if !matches!(self.helo, Some(HeloVerb::Ehlo | HeloVerb::Lhlo)) {
             return self.refuse(verb, replies::NEED_HELO);
         }
-        if self.authenticated {
-            return self.refuse(verb, replies::ALREADY_AUTHENTICATED);
-        }
         if !matches!(self.state, State::Idle) {
             return self.refuse(verb, replies::IN_TRANSACTION);
+        }
+        if self.authenticated {
+            return self.refuse(verb, replies::ALREADY_AUTHENTICATED);
         }
         if !x.auth.contains(&mechanism) {
             return self.refuse(verb, replies::UNSUPPORTED_MECHANISM);
