@@ -637,10 +637,18 @@ pub fn check_transcript(name: &str, text: &str) -> Outcome {
         return whole;
     }
     let bytewise = run_transcript(name, text, Split::Bytewise);
-    assert_eq!(normalized(&whole), normalized(&bytewise), "{name}: whole vs bytewise");
+    assert_eq!(
+        normalized(&whole),
+        normalized(&bytewise),
+        "{name}: whole vs bytewise"
+    );
     for seed in [7, 1234, 99_991] {
         let random = run_transcript(name, text, Split::Random(seed));
-        assert_eq!(normalized(&whole), normalized(&random), "{name}: whole vs random split {seed}");
+        assert_eq!(
+            normalized(&whole),
+            normalized(&random),
+            "{name}: whole vs random split {seed}"
+        );
     }
     whole
 }
@@ -651,7 +659,13 @@ fn normalized(o: &Outcome) -> (String, Vec<String>) {
     let events = o
         .events
         .iter()
-        .map(|e| if e.starts_with("starttls ") { "starttls".to_string() } else { e.clone() })
+        .map(|e| {
+            if e.starts_with("starttls ") {
+                "starttls".to_string()
+            } else {
+                e.clone()
+            }
+        })
         .collect();
     (o.output.clone(), events)
 }
