@@ -148,6 +148,8 @@ enum ClientState {
 /// client trust that the server knew the password). Any error ends the exchange.
 #[derive(Debug, Clone)]
 pub struct ScramClient {
+    /// `n,,` or `n,a=authzid,`.
+    gs2_header: Bytes,
     password: Secret<Bytes>,
     client_nonce: Bytes,
     /// `n=user,r=nonce`, part of the AuthMessage.
@@ -184,6 +186,7 @@ impl ScramClient {
         bare.put_slice(b",r=");
         bare.put_slice(nonce);
         Ok(ScramClient {
+            gs2_header: Bytes::from_static(b"n,,"),
             password: Secret::new(Bytes::copy_from_slice(password)),
             client_nonce: Bytes::copy_from_slice(nonce),
             client_first_bare: bare.freeze(),
@@ -201,10 +204,27 @@ impl ScramClient {
         self
     }
 
-    /// client-first-message: `n,,n=user,r=nonce` (no channel binding, no authzid).
+    /// Asks to act as `authzid` (sent as `a=` in the GS2 header, RFC 5802 5.1). It must be
+    /// printable ASCII ([`SaslError::UnsupportedCharacters`] otherwise). Call before
+    /// [`ScramClient::client_first`].
+    pub fn with_authzid(mut self, authzid: impl AsRef<[u8]>) -> Result<ScramClient, SaslError> {
+        let authzid = authzid.as_ref();
+        if authzid.is_empty() || !is_saslprep_identity(authzid) {
+            return Err(SaslError::UnsupportedCharacters);
+        }
+        let mut header = BytesMut::with_capacity(authzid.len() + 6);
+        header.put_slice(b"n,a=");
+        encode_saslname(authzid, &mut header);
+        header.put_u8(b',');
+        self.gs2_header = header.freeze();
+        Ok(self)
+    }
+
+    /// client-first-message: `n,,n=user,r=nonce` (no channel binding; `n,a=authzid,...` with
+    /// [`ScramClient::with_authzid`]).
     pub fn client_first(&self) -> Bytes {
-        let mut out = BytesMut::with_capacity(3 + self.client_first_bare.len());
-        out.put_slice(b"n,,");
+        let mut out = BytesMut::with_capacity(self.gs2_header.len() + self.client_first_bare.len());
+        out.put_slice(&self.gs2_header);
         out.put_slice(&self.client_first_bare);
         out.freeze()
     }
@@ -221,8 +241,11 @@ impl ScramClient {
         let stored_key = sha256(&client_key);
         let server_key = hmac(&salted, &[b"Server Key"])?;
 
-        let mut without_proof = BytesMut::with_capacity(9 + nonce.len());
-        without_proof.put_slice(b"c=biws,r=");
+        // Without channel binding, c= carries the GS2 header (`biws` for `n,,`).
+        let mut without_proof = BytesMut::with_capacity(16 + self.gs2_header.len() + nonce.len());
+        without_proof.put_slice(b"c=");
+        without_proof.put_slice(B64.encode(&self.gs2_header).as_bytes());
+        without_proof.put_slice(b",r=");
         without_proof.put_slice(nonce);
         let auth_message: [&[u8]; 5] = [
             &self.client_first_bare,

@@ -509,6 +509,27 @@ fn scram_server_parses_and_rejects_client_first() {
 }
 
 #[test]
+fn scram_with_authzid() {
+    let mut c = ScramClient::new("user", "pencil", "abc")
+        .expect("client")
+        .with_authzid("ad,min")
+        .expect("authzid");
+    let first_msg = c.client_first();
+    assert_eq!(&first_msg[..], b"n,a=ad=2Cmin,n=user,r=abc");
+    let first = ScramServer::parse_client_first(&first_msg).expect("first");
+    assert_eq!(first.authzid().map(|a| &a[..]), Some(&b"ad,min"[..]));
+    let mut s = ScramServer::new(first, rfc7677_stored(), "xyz").expect("server");
+    let fin = c.handle_server_first(&s.server_first()).expect("final");
+    assert!(fin.starts_with(b"c=bixhPWFkPTJDbWluLA==,"), "{fin:?}");
+    let server_final = s.handle_client_final(&fin).expect("verified");
+    c.handle_server_final(&server_final).expect("verified");
+    assert!(ScramClient::new("u", "p", "n")
+        .expect("c")
+        .with_authzid("é")
+        .is_err());
+}
+
+#[test]
 fn scram_server_rejects_bad_client_final() {
     let server = || {
         let first = ScramServer::parse_client_first(RFC7677_CLIENT_FIRST).expect("first");
