@@ -14,7 +14,10 @@ use smtp_proto::command::BodyType;
 use smtp_proto::{EhloKeyword, Host, ParseOptions};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/client/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/client/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -45,7 +48,11 @@ fn load(name: &'static str) -> Recorded {
         at += r.len();
     }
     // mailin-embedded refused the first MAIL (SIZE unannounced); the retry's reply follows.
-    let mail = if name == "server-mailin-embedded" { 4 } else { 3 };
+    let mail = if name == "server-mailin-embedded" {
+        4
+    } else {
+        3
+    };
     let wanted = [
         0,
         1,
@@ -103,8 +110,11 @@ fn message_of(data_on_wire: &[u8]) -> Vec<u8> {
 
 fn transcript_config() -> ClientConfig {
     ClientConfig {
-        hello_name: Host::parse(&Bytes::from_static(b"client.interop.test"), &ParseOptions::default())
-            .unwrap(),
+        hello_name: Host::parse(
+            &Bytes::from_static(b"client.interop.test"),
+            &ParseOptions::default(),
+        )
+        .unwrap(),
         tls: TlsPolicy::None,
         chunking: Usage::Never,
         ..ClientConfig::default()
@@ -166,7 +176,11 @@ fn recorded_servers_at_recorded_boundaries() {
         );
         assert!(out.starts_with(b"EHLO client.interop.test\r\n"), "{name}");
         assert!(out.ends_with(b"QUIT\r\n"), "{name}");
-        let refused = if name == "server-postfix-smtp-sink" { 250 } else { 550 };
+        let refused = if name == "server-postfix-smtp-sink" {
+            250
+        } else {
+            550
+        };
         assert_eq!(
             s[..7],
             [
@@ -189,10 +203,7 @@ fn recorded_servers_at_recorded_boundaries() {
             .split(|&b| b == b'\n')
             .find(|l| l.starts_with(b"MAIL"))
             .unwrap();
-        let announces_size = !matches!(
-            name,
-            "server-postfix-smtp-sink" | "server-mailin-embedded"
-        );
+        let announces_size = !matches!(name, "server-postfix-smtp-sink" | "server-mailin-embedded");
         assert_eq!(
             find(mail_line, b" SIZE=").is_some(),
             announces_size,
@@ -270,16 +281,22 @@ fn exim_style_multiline_replies() {
         tls: TlsPolicy::None,
         ..ClientConfig::default()
     });
-    c.s.send(envelope("a@example.com", &["ok@example.org", "nobody@example.org", "grey@example.org"]))
+    c.s.send(envelope(
+        "a@example.com",
+        &["ok@example.org", "nobody@example.org", "grey@example.org"],
+    ))
+    .unwrap();
+    c.s.body(Bytes::from_static(b"Subject: hi\r\n\r\nbody\r\n"))
         .unwrap();
-    c.s.body(Bytes::from_static(b"Subject: hi\r\n\r\nbody\r\n")).unwrap();
     c.s.end_body().unwrap();
     c.s.quit();
     for piece in stream.chunks(7) {
         c.feed(piece);
     }
     let ev = c.take_events();
-    let Event::Greeting(g) = &ev[0] else { panic!("{ev:?}") };
+    let Event::Greeting(g) = &ev[0] else {
+        panic!("{ev:?}")
+    };
     assert_eq!(g.line_count(), 3);
     let results: Vec<_> = ev
         .iter()
@@ -291,16 +308,28 @@ fn exim_style_multiline_replies() {
     assert_eq!(results.len(), 3);
     assert_eq!(results[1].1.class, OutcomeClass::Permanent);
     assert_eq!(results[1].1.reply.line_count(), 3);
-    assert_eq!(&results[1].1.reply.lines().last().unwrap()[..], b"Sender verify failed");
+    assert_eq!(
+        &results[1].1.reply.lines().last().unwrap()[..],
+        b"Sender verify failed"
+    );
     assert_eq!(results[2].1.class, OutcomeClass::Transient);
     assert_eq!(results[2].1.reply.enhanced().unwrap().to_string(), "4.7.1");
-    let Some(Event::MessageResult { outcome, recipient: None, .. }) =
-        ev.iter().find(|e| matches!(e, Event::MessageResult { .. }))
+    let Some(Event::MessageResult {
+        outcome,
+        recipient: None,
+        ..
+    }) = ev.iter().find(|e| matches!(e, Event::MessageResult { .. }))
     else {
         panic!("{ev:?}")
     };
     assert_eq!(&outcome.reply.first_line()[..], b"OK id=1vAbCd-000123-Ef");
-    assert!(matches!(ev.last(), Some(Event::Closed { reason: CloseReason::Quit(Some(_)), .. })));
+    assert!(matches!(
+        ev.last(),
+        Some(Event::Closed {
+            reason: CloseReason::Quit(Some(_)),
+            ..
+        })
+    ));
     let out = c.take_out();
     assert!(out.starts_with(b"EHLO localhost\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<ok@example.org>\r\nRCPT TO:<nobody@example.org>\r\nRCPT TO:<grey@example.org>\r\nDATA\r\n"));
 }
@@ -313,9 +342,13 @@ fn gmail_style_multiline_replies_and_bdat() {
         tls: TlsPolicy::None,
         ..ClientConfig::default()
     });
-    c.s.send(envelope("a@example.com", &["nobody@gmail.com", "someone@gmail.com"]))
+    c.s.send(envelope(
+        "a@example.com",
+        &["nobody@gmail.com", "someone@gmail.com"],
+    ))
+    .unwrap();
+    c.s.body(Bytes::from_static(b"Subject: hi\n\n.body\n"))
         .unwrap();
-    c.s.body(Bytes::from_static(b"Subject: hi\n\n.body\n")).unwrap();
     c.s.end_body().unwrap();
     c.s.quit();
     for piece in stream.chunks(13) {
@@ -330,7 +363,9 @@ fn gmail_style_multiline_replies_and_bdat() {
     let refusal = ev
         .iter()
         .find_map(|e| match e {
-            Event::RecipientResult { index: 0, outcome, .. } => Some(outcome.clone()),
+            Event::RecipientResult {
+                index: 0, outcome, ..
+            } => Some(outcome.clone()),
             _ => None,
         })
         .unwrap();
@@ -339,15 +374,25 @@ fn gmail_style_multiline_replies_and_bdat() {
     assert_eq!(refusal.reply.line_count(), 4);
     // The enhanced code is lifted from every line; the text keeps its double space.
     assert!(refusal.reply.lines().all(|l| !l.starts_with(b"5.1.1")));
-    assert!(ev.iter().any(|e| matches!(e, Event::MessageResult { outcome, .. } if outcome.is_success())));
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::MessageResult { outcome, .. } if outcome.is_success())));
     // Whole, byte by byte and in the 13-byte pieces: the same session.
     let mut whole = Script::new(ClientConfig {
         tls: TlsPolicy::None,
         ..ClientConfig::default()
     });
-    whole.s.send(envelope("a@example.com", &["nobody@gmail.com", "someone@gmail.com"]))
+    whole
+        .s
+        .send(envelope(
+            "a@example.com",
+            &["nobody@gmail.com", "someone@gmail.com"],
+        ))
         .unwrap();
-    whole.s.body(Bytes::from_static(b"Subject: hi\n\n.body\n")).unwrap();
+    whole
+        .s
+        .body(Bytes::from_static(b"Subject: hi\n\n.body\n"))
+        .unwrap();
     whole.s.end_body().unwrap();
     whole.s.quit();
     whole.feed(&stream);
@@ -360,10 +405,17 @@ fn output_is_coalesced_into_few_writes() {
     // Everything pending leaves in one poll_transmit.
     let rec = load("server-postfix-smtpd");
     let mut c = Script::new(transcript_config());
-    c.s.send(envelope("sender@interop.test", &["rcpt1@interop.test"])).unwrap();
-    c.s.receive(c.now, Bytes::copy_from_slice(&split_replies(&rec.stream)[0]));
+    c.s.send(envelope("sender@interop.test", &["rcpt1@interop.test"]))
+        .unwrap();
+    c.s.receive(
+        c.now,
+        Bytes::copy_from_slice(&split_replies(&rec.stream)[0]),
+    );
     let mut buf = BytesMut::new();
-    assert_eq!(c.s.poll_transmit(c.now, &mut buf), b"EHLO client.interop.test\r\n".len());
+    assert_eq!(
+        c.s.poll_transmit(c.now, &mut buf),
+        b"EHLO client.interop.test\r\n".len()
+    );
     let mut again = BytesMut::new();
     assert_eq!(c.s.poll_transmit(c.now, &mut again), 0);
 }

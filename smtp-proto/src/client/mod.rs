@@ -64,12 +64,12 @@ pub use event::{
 pub use timer::Timer;
 
 use crate::ehlo::Capabilities;
+use crate::framing::stuff::{BodyEncoder, Framing};
 use crate::reply::ReplyParser;
 use crate::tls::TlsInfo;
 use crate::Instant;
 use offer::Offer;
 use state::{Expect, Out, State, Txn};
-use crate::framing::stuff::{BodyEncoder, Framing};
 use timer::TimerTable;
 
 /// A client session. See the [module documentation](self).
@@ -348,7 +348,11 @@ impl Session {
                 _ => 0,
             })
             .sum();
-        self.rx.len() + self.parser.buffered_bytes() + self.tx.len() + queued_cmds + self.body_queued
+        self.rx.len()
+            + self.parser.buffered_bytes()
+            + self.tx.len()
+            + queued_cmds
+            + self.body_queued
     }
 
     /// The capabilities from the last EHLO/LHLO reply (forgotten at STARTTLS).

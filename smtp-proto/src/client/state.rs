@@ -268,8 +268,7 @@ impl Session {
 
     /// Body bytes wait for `poll_transmit` (queued, or ready to be queued).
     pub(super) fn state_has_body_output(&self) -> bool {
-        self.outq.iter().any(|o| !matches!(o, Out::Cmd(_)))
-            || self.txns.iter().any(Txn::can_seal)
+        self.outq.iter().any(|o| !matches!(o, Out::Cmd(_))) || self.txns.iter().any(Txn::can_seal)
     }
 
     fn push_expect(&mut self, what: Awaiting, sent: bool) {
