@@ -185,7 +185,7 @@ impl ServerApp {
                 });
                 if s.config().protocol == server::Protocol::Lmtp {
                     let ok = Reply::new(ReplyCode::OK, EnhancedCode::parse(b"2.0.0"), "delivered");
-                    s.decide_lmtp(std::iter::repeat_n(ok, e.recipients))
+                    s.decide_lmtp(std::iter::repeat(ok).take(e.recipients))
                         .unwrap();
                 } else {
                     s.accept().unwrap();
@@ -265,10 +265,8 @@ pub fn run(m: Modes, msgs: &[Msg], c2s_cuts: Vec<usize>, s2c_cuts: Vec<usize>) -
                     txn,
                     index,
                     outcome,
-                } => {
-                    if outcome.is_success() {
-                        results[txn.as_u64() as usize].0.push(index);
-                    }
+                } if outcome.is_success() => {
+                    results[txn.as_u64() as usize].0.push(index);
                 }
                 CEvent::MessageResult { txn, outcome, .. } => {
                     let r = &mut results[txn.as_u64() as usize].1;
