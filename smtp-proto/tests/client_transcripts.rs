@@ -23,7 +23,6 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// One recorded server: its replies cut to what this client's conversation needs.
 struct Recorded {
-    name: &'static str,
     /// The server's bytes for: greeting, EHLO, MAIL, 3 RCPT, DATA, end of data, QUIT.
     stream: Vec<u8>,
     /// Read boundaries of the recording that fall inside `stream`.
@@ -86,7 +85,6 @@ fn load(name: &'static str) -> Recorded {
     let data_at = find(&c2s, b"DATA\r\n").unwrap() + 6;
     let end = find(&c2s[data_at..], b"\r\n.\r\n").unwrap() + data_at + 5;
     Recorded {
-        name,
         stream,
         cuts,
         data_on_wire: c2s[data_at..end].to_vec(),
