@@ -14,6 +14,7 @@ extern crate std;
 #[doc(hidden)]
 pub mod __fuzz;
 pub mod address;
+pub mod client;
 pub mod command;
 pub mod ehlo;
 pub mod error;
@@ -25,6 +26,7 @@ mod secret;
 pub mod server;
 mod status;
 mod time;
+pub mod tls;
 pub mod xtext;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
@@ -37,3 +39,4 @@ pub use sasl::{Credentials, Mechanism, SaslError};
 pub use secret::Secret;
 pub use status::Status;
 pub use time::Instant;
+pub use tls::TlsInfo;

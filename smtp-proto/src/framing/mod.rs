@@ -9,6 +9,7 @@
 pub(crate) mod bdat;
 pub(crate) mod data;
 pub(crate) mod line;
+pub(crate) mod stuff;
 
 use alloc::collections::VecDeque;
 use bytes::{Buf, Bytes};

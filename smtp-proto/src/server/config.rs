@@ -667,7 +667,6 @@ pub(crate) mod replies {
         Some(E::INVALID_COMMAND),
         "DATA and BDAT cannot be mixed in one transaction",
     );
-    pub(crate) const CHUNK_OK: Reply = Reply::from_static(C::OK, Some(E::OK), "Chunk received");
     pub(crate) const AUTH_MALFORMED: Reply = Reply::from_static(
         C::ARGUMENT_SYNTAX_ERROR,
         Some(E::SYNTAX_ERROR),

@@ -226,6 +226,7 @@ impl Session {
                     self.state = State::Chunk(ChunkState {
                         txn: Some(txn),
                         countdown: ChunkCountdown::new(size),
+                        size,
                         last,
                         failure: None,
                     });
@@ -274,6 +275,7 @@ impl Session {
         self.state = State::Chunk(ChunkState {
             txn: None,
             countdown: ChunkCountdown::new(size),
+            size,
             last,
             failure: Some(reply),
         });

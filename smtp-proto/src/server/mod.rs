@@ -518,7 +518,10 @@ impl Session {
                 return;
             }
             let progressed = match self.state {
-                State::Closed | State::TlsHandoff | State::GreetingDelay => return,
+                State::Closed => return,
+                // The adapter owns the connection during the hand-off; the greeting delay
+                // waits for its timer. Only EOF matters there.
+                State::TlsHandoff | State::GreetingDelay => false,
                 State::Data(..) => self.drive_data(),
                 State::Chunk(_) => self.drive_chunk(),
                 State::Auth(_) => self.drive_auth_line(),
@@ -526,23 +529,12 @@ impl Session {
             };
             if !progressed {
                 if self.eof && self.awaiting.is_none() {
-                    self.on_eof();
+                    self.abort_message(AbortReason::ConnectionLost);
+                    self.close(CloseReason::PeerClosed);
                 }
                 return;
             }
         }
-    }
-
-    fn on_eof(&mut self) {
-        if matches!(
-            self.state,
-            State::Closed | State::TlsHandoff | State::GreetingDelay
-        ) && !matches!(self.state, State::TlsHandoff | State::GreetingDelay)
-        {
-            return;
-        }
-        self.abort_message(AbortReason::ConnectionLost);
-        self.close(CloseReason::PeerClosed);
     }
 
     fn drive_data(&mut self) -> bool {
@@ -559,8 +551,15 @@ impl Session {
         let mut too_large = false;
         let status = decoder.decode(input, &mut |piece| match piece {
             Piece::Body(b) => {
+                let before = txn.size;
                 txn.size += b.len() as u64;
-                if max.is_some_and(|m| txn.size > m) {
+                if let Some(m) = max.filter(|&m| txn.size > m) {
+                    // Deliver exactly up to the limit, so that what the application saw does
+                    // not depend on how the input was split.
+                    let fits = usize::try_from(m.saturating_sub(before)).unwrap_or(usize::MAX);
+                    if fits > 0 {
+                        events.push_back(Event::Body(b.slice(..fits.min(b.len()))));
+                    }
                     too_large = true;
                     events.push_back(Event::MessageAborted {
                         reason: AbortReason::TooLarge,
@@ -640,8 +639,10 @@ impl Session {
             }
             (None, Some(txn)) if chunk.last => self.end_of_message(&txn, DataKind::Bdat),
             (None, Some(txn)) => {
+                // RFC 3030 4.2 shows the octet count in the reply to each chunk.
+                let text = alloc::format!("{} octets received", chunk.size);
                 self.state = State::Mail(txn);
-                self.write_reply(&replies::CHUNK_OK);
+                self.write_reply(&Reply::new(ReplyCode::OK, Some(EnhancedCode::OK), text));
             }
             (None, None) => {}
         }
@@ -975,7 +976,18 @@ impl Session {
         };
         let smtputf8 = txn.smtputf8;
         if txn.recipients >= self.config.limits.max_recipients {
-            return self.refuse(verb, standard::TOO_MANY_RECIPIENTS);
+            // Not a peer error: RFC 5321 4.5.3.1.10 lets a client pipeline more recipients
+            // than the limit and send the rest in a later transaction, so counting these 452s
+            // towards `max_errors` closed the session on a legitimate client with 120
+            // recipients (found by tests/tests/attacks.rs). Postfix does not count them
+            // either (up to `smtpd_recipient_overshoot_limit`). Each costs one reply line and
+            // no memory.
+            self.write_reply(&standard::TOO_MANY_RECIPIENTS);
+            self.events.push_back(Event::Rejected(Rejected {
+                verb: verb.clone(),
+                reply: standard::TOO_MANY_RECIPIENTS,
+            }));
+            return;
         }
         let x = &self.config.extensions;
         let dsn_used = params.notify.is_some() || params.orcpt.is_some();
@@ -1077,6 +1089,7 @@ impl Session {
                 self.state = State::Chunk(ChunkState {
                     txn: keep,
                     countdown: ChunkCountdown::new(size),
+                    size,
                     last,
                     failure: Some(reply),
                 });
@@ -1091,6 +1104,7 @@ impl Session {
             self.state = State::Chunk(ChunkState {
                 txn: Some(txn),
                 countdown: ChunkCountdown::new(size),
+                size,
                 last,
                 failure: None,
             });
@@ -1144,11 +1158,11 @@ impl Session {
         if !matches!(self.helo, Some(HeloVerb::Ehlo | HeloVerb::Lhlo)) {
             return self.refuse(verb, replies::NEED_HELO);
         }
-        if self.authenticated {
-            return self.refuse(verb, replies::ALREADY_AUTHENTICATED);
-        }
         if !matches!(self.state, State::Idle) {
             return self.refuse(verb, replies::IN_TRANSACTION);
+        }
+        if self.authenticated {
+            return self.refuse(verb, replies::ALREADY_AUTHENTICATED);
         }
         if !x.auth.contains(&mechanism) {
             return self.refuse(verb, replies::UNSUPPORTED_MECHANISM);

@@ -82,6 +82,8 @@ pub(crate) struct ChunkState {
     /// The transaction the chunk belongs to; `None` when the chunk is read only to be dropped.
     pub(crate) txn: Option<Transaction>,
     pub(crate) countdown: ChunkCountdown,
+    /// The chunk's announced size.
+    pub(crate) size: u64,
     pub(crate) last: bool,
     /// When set, the chunk is dropped and this reply answers it once it has been read
     /// (`txn` is then the transaction to resume, if it survives the refusal).

@@ -340,6 +340,7 @@ enum Step {
     Time(Duration),
     Tls,
     Eof,
+    WholeOnly,
 }
 
 /// How a transcript's client octets are cut into `receive` calls.
@@ -413,11 +414,21 @@ impl Runner<'_> {
             if self.d.session.pending().is_none() || self.held {
                 return;
             }
-            // `E:` lines between the input and its `A:` check events already emitted.
-            while let Some(Step::Event(want)) = self.steps.get(self.pos) {
-                let want = want.clone();
-                self.pos += 1;
-                self.check_event(&want);
+            // `E:` lines between the input and its `A:` check events already emitted; when
+            // one is not there yet, the `A:` is for a later decision and this one is
+            // accepted automatically.
+            let mut j = self.pos;
+            let mut cursor = self.event_cursor;
+            while let Some(Step::Event(want)) = self.steps.get(j) {
+                match self.find_event(want, cursor) {
+                    Some(c) => cursor = c,
+                    None => break,
+                }
+                j += 1;
+            }
+            if matches!(self.steps.get(j), Some(Step::Decide(_))) {
+                self.pos = j;
+                self.event_cursor = cursor;
             }
             match self.steps.get(self.pos) {
                 Some(Step::Decide(text)) => {
@@ -434,13 +445,19 @@ impl Runner<'_> {
         }
     }
 
+    /// The cursor after the first event at or after `cursor` matching `want`.
+    fn find_event(&self, want: &str, cursor: usize) -> Option<usize> {
+        let all: Vec<String> = coalesce(&self.d.events.iter().map(summary).collect::<Vec<_>>());
+        all[cursor.min(all.len())..]
+            .iter()
+            .position(|e| e.starts_with(want))
+            .map(|i| cursor + i + 1)
+    }
+
     fn check_event(&mut self, want: &str) {
         let all: Vec<String> = coalesce(&self.d.events.iter().map(summary).collect::<Vec<_>>());
-        let found = all[self.event_cursor.min(all.len())..]
-            .iter()
-            .position(|e| e.starts_with(want));
-        match found {
-            Some(i) => self.event_cursor += i + 1,
+        match self.find_event(want, self.event_cursor) {
+            Some(c) => self.event_cursor = c,
             None => panic!(
                 "{} ({:?}): event `{want}` not found after #{} in {:#?}",
                 self.name, self.split, self.event_cursor, all
@@ -478,9 +495,12 @@ impl Runner<'_> {
             let Some(step) = self.steps.get(self.pos).cloned() else {
                 break;
             };
+            if matches!(step, Step::Input(_)) {
+                continue;
+            }
             self.pos += 1;
             match step {
-                Step::Input(_) => unreachable!(),
+                Step::Input(_) => {}
                 Step::Expect(first) => {
                     let mut want = first;
                     while let Some(Step::Expect(more)) = self.steps.get(self.pos) {
@@ -527,6 +547,7 @@ impl Runner<'_> {
                     self.d.session.receive_eof(self.d.now);
                     self.drain();
                 }
+                Step::WholeOnly => {}
             }
         }
         self.deliver();
@@ -553,7 +574,10 @@ fn parse(text: &str) -> (ServerConfig, Vec<Step>) {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        if let Some(rest) = line.strip_prefix("@ ") {
+        if line.trim() == "@ whole-only" {
+            // Behaviour that depends on read timing by design (documented in the file).
+            steps.push(Step::WholeOnly);
+        } else if let Some(rest) = line.strip_prefix("@ ") {
             let (opt, val) = rest.split_once(' ').unwrap_or((rest, ""));
             configure(&mut config, opt.trim(), val);
         } else if let Some(rest) = line.strip_prefix("C: ").or(line.strip_prefix("C:")) {
@@ -609,11 +633,39 @@ pub fn run_transcript(name: &str, text: &str, split: Split) -> Outcome {
 /// Runs a transcript whole, byte by byte and at several random splits; all must agree.
 pub fn check_transcript(name: &str, text: &str) -> Outcome {
     let whole = run_transcript(name, text, Split::Whole);
+    if text.lines().any(|l| l.trim() == "@ whole-only") {
+        return whole;
+    }
     let bytewise = run_transcript(name, text, Split::Bytewise);
-    assert_eq!(whole, bytewise, "{name}: whole vs bytewise");
+    assert_eq!(
+        normalized(&whole),
+        normalized(&bytewise),
+        "{name}: whole vs bytewise"
+    );
     for seed in [7, 1234, 99_991] {
         let random = run_transcript(name, text, Split::Random(seed));
-        assert_eq!(whole, random, "{name}: whole vs random split {seed}");
+        assert_eq!(
+            normalized(&whole),
+            normalized(&random),
+            "{name}: whole vs random split {seed}"
+        );
     }
     whole
+}
+
+/// The STARTTLS discard count depends on what had arrived when the event left (read
+/// timing), so split runs compare it out.
+fn normalized(o: &Outcome) -> (String, Vec<String>) {
+    let events = o
+        .events
+        .iter()
+        .map(|e| {
+            if e.starts_with("starttls ") {
+                "starttls".to_string()
+            } else {
+                e.clone()
+            }
+        })
+        .collect();
+    (o.output.clone(), events)
 }
