@@ -1,1 +1,3 @@
 //! Adapter driving [smtp_proto] sessions over sockets (work in progress).
+
+pub mod client;
