@@ -19,14 +19,15 @@ pub mod sasl;
 mod secret;
 mod status;
 mod time;
+pub mod xtext;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
 pub use command::{Command, MailParams, RcptParams};
-pub use ehlo::{Capabilities, EhloKeyword};
+pub use ehlo::{Capabilities, EhloError, EhloKeyword};
 pub use error::{ParseError, PathRole, ReplyError};
 pub use options::{LineEnding, ParseOptions, PathSyntax};
-pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyCode, ReplyLine, ReplyLimits, ReplyParser};
-pub use sasl::Mechanism;
+pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyCode, ReplyLimits, ReplyLine, ReplyParser};
+pub use sasl::{Credentials, Mechanism, SaslError};
 pub use secret::Secret;
 pub use status::Status;
 pub use time::Instant;
