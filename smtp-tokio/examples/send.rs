@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use smtp_proto::client::{
-    ClientConfig as SessionConfig, Credentials, Envelope, OutcomeClass, PlaintextAuth, Protocol,
+    CleartextPolicy, ClientConfig as SessionConfig, Credentials, Envelope, OutcomeClass, Protocol,
     TlsPolicy,
 };
 use smtp_proto::{ForwardPath, Host, ParseOptions, PathSyntax, Reply, ReversePath};
@@ -132,7 +132,11 @@ async fn run(a: Args) -> Result<bool, String> {
         session.hello_name = Host::parse(&Bytes::copy_from_slice(name.as_bytes()), &path_options())
             .map_err(|e| format!("bad --ehlo {name:?}: {e}"))?;
     }
-    session.protocol = if a.lmtp { Protocol::Lmtp } else { Protocol::Smtp };
+    session.protocol = if a.lmtp {
+        Protocol::Lmtp
+    } else {
+        Protocol::Smtp
+    };
     session.tls = if a.starttls {
         TlsPolicy::Required
     } else {
@@ -140,13 +144,10 @@ async fn run(a: Args) -> Result<bool, String> {
         TlsPolicy::None
     };
     if let Some((user, password)) = &a.auth {
-        session.credentials = Some(Credentials::password(
-            Bytes::copy_from_slice(user.as_bytes()),
-            Bytes::copy_from_slice(password.as_bytes()),
-        ));
+        session.credentials = Some(Credentials::password(user.as_str(), password.as_str()));
     }
     if a.plaintext_auth {
-        session.plaintext_auth = PlaintextAuth::Allow;
+        session.cleartext_auth = CleartextPolicy::Allow;
     }
     let trust = match (&a.pin_cert, a.accept_any_cert) {
         (Some(path), _) => ServerCertificate::Pinned(load_pem_cert(path)?),
@@ -179,6 +180,10 @@ async fn run(a: Args) -> Result<bool, String> {
             let mut file = tokio::fs::File::open(path)
                 .await
                 .map_err(|e| format!("{path}: {e}"))?;
+            // An estimate for SIZE (RFC 1870): line-ending normalisation may add a little.
+            if let Ok(meta) = file.metadata().await {
+                envelope = envelope.with_size(meta.len());
+            }
             client.send_reader(envelope, &mut file).await
         }
     }

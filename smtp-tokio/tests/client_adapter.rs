@@ -53,14 +53,20 @@ where
 {
     let mut io = BufReader::new(io);
     let mut bodies = Vec::new();
-    io.get_mut().write_all(b"220 fake.test ESMTP\r\n").await.expect("greet");
+    io.get_mut()
+        .write_all(b"220 fake.test ESMTP\r\n")
+        .await
+        .expect("greet");
     let mut line = Vec::new();
     loop {
         line.clear();
         if io.read_until(b'\n', &mut line).await.expect("read") == 0 {
             return (bodies, false);
         }
-        let verb = line.get(..4).map(|v| v.to_ascii_uppercase()).unwrap_or_default();
+        let verb = line
+            .get(..4)
+            .map(|v| v.to_ascii_uppercase())
+            .unwrap_or_default();
         let reply: &[u8] = match &verb[..] {
             b"EHLO" if offer_starttls => b"250-fake.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
             b"EHLO" => b"250-fake.test\r\n250 PIPELINING\r\n",
@@ -77,7 +83,10 @@ where
                 b"250 2.0.0 queued\r\n"
             }
             b"QUIT" => {
-                io.get_mut().write_all(b"221 2.0.0 bye\r\n").await.expect("221");
+                io.get_mut()
+                    .write_all(b"221 2.0.0 bye\r\n")
+                    .await
+                    .expect("221");
                 return (bodies, true);
             }
             _ => b"502 5.5.2 not here\r\n",
@@ -107,10 +116,15 @@ async fn implicit_tls_delivers_over_tls_from_the_first_byte() {
         .with_tls_mode(TlsMode::Implicit)
         .with_server_certificate(ServerCertificate::Pinned(der))
         .with_tls_server_name("localhost");
-    let mut client = Client::connect(&addr.to_string(), &config).await.expect("connect");
+    let mut client = Client::connect(&addr.to_string(), &config)
+        .await
+        .expect("connect");
     assert!(client.is_tls());
     let d = client
-        .send(envelope(), Bytes::from_static(b"Subject: x\r\n\r\n.dot\r\n"))
+        .send(
+            envelope(),
+            Bytes::from_static(b"Subject: x\r\n\r\n.dot\r\n"),
+        )
         .await
         .expect("send");
     assert!(d.all_delivered(), "{d:?}");
@@ -127,7 +141,10 @@ async fn serve_starttls(
     after: AfterStartTls,
 ) -> (Vec<Vec<u8>>, bool) {
     let mut io = BufReader::new(tcp);
-    io.get_mut().write_all(b"220 fake.test ESMTP\r\n").await.expect("greet");
+    io.get_mut()
+        .write_all(b"220 fake.test ESMTP\r\n")
+        .await
+        .expect("greet");
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -156,7 +173,10 @@ async fn serve_starttls(
             (Vec::new(), false)
         }
         AfterStartTls::Handshake => {
-            io.get_mut().write_all(b"220 go ahead\r\n").await.expect("220");
+            io.get_mut()
+                .write_all(b"220 go ahead\r\n")
+                .await
+                .expect("220");
             let tcp = io.into_inner();
             let tls = tokio_rustls::TlsAcceptor::from(server_tls)
                 .accept(tcp)
@@ -307,12 +327,14 @@ async fn a_server_that_closes_mid_session_is_an_error_not_a_hang() {
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move {
         let (mut tcp, _) = listener.accept().await.expect("accept");
-        tcp.write_all(b"220 fake.test ESMTP\r\n").await.expect("greet");
+        tcp.write_all(b"220 fake.test ESMTP\r\n")
+            .await
+            .expect("greet");
         let mut buf = [0u8; 512];
         let _ = tcp.read(&mut buf).await; // EHLO
         tcp.write_all(b"250 fake.test\r\n").await.expect("ehlo");
         let _ = tcp.read(&mut buf).await; // MAIL
-        // Close without answering.
+                                          // Close without answering.
     });
     let session = SessionConfig {
         tls: TlsPolicy::None,
@@ -328,7 +350,10 @@ async fn a_server_that_closes_mid_session_is_an_error_not_a_hang() {
     .await
     .expect("no hang");
     assert!(
-        matches!(result, Err(Error::Session(ClientError::ConnectionLost)) | Err(Error::Io(_))),
+        matches!(
+            result,
+            Err(Error::Session(ClientError::ConnectionLost)) | Err(Error::Io(_))
+        ),
         "{result:?}"
     );
     server.await.expect("server");

@@ -13,6 +13,7 @@ Options: --auth USER:PASSWORD (offer AUTH PLAIN/LOGIN, require it for MAIL),
 import argparse
 import asyncio
 import json
+import logging
 import os
 import ssl
 import sys
@@ -61,6 +62,9 @@ async def main():
     p.add_argument("--exit-on-stdin-eof", action="store_true")
     a = p.parse_args()
 
+    # Session exceptions (e.g. a client refusing our certificate, as some tests do on purpose)
+    # are expected here; the tests check outcomes, not this log.
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
     handler = Capture(a.outdir)
     kwargs = {"hostname": "aiosmtpd.test", "enable_SMTPUTF8": True}
     warnings.simplefilter("ignore")
@@ -78,7 +82,8 @@ async def main():
                 and auth_data.login == user.encode()
                 and auth_data.password == password.encode()
             )
-            return AuthResult(success=ok, auth_data=auth_data if ok else None)
+            # handled=False: aiosmtpd itself answers 535 on failure.
+            return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
         kwargs["authenticator"] = authenticator
         kwargs["auth_required"] = True

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use smtp_proto::client::{ClientConfig as SessionConfig, ClientError, Credentials, Protocol, TlsPolicy};
+use smtp_proto::client::{
+    ClientConfig as SessionConfig, ClientError, Credentials, Protocol, TlsPolicy,
+};
 use smtp_tokio::client::{Client, ClientConfig, Error, ServerCertificate};
 use support::*;
 
@@ -23,7 +25,9 @@ async fn bounded<F: std::future::Future>(f: F) -> F::Output {
 
 #[tokio::test]
 async fn messages_arrive_byte_exact_with_their_envelopes() {
-    let Some(peer) = aiosmtpd(&AiosmtpdOptions::default()) else { return };
+    let Some(peer) = aiosmtpd(&AiosmtpdOptions::default()) else {
+        return;
+    };
     let bodies = tricky_bodies();
     bounded(async {
         let mut client = Client::connect(&peer.addr.to_string(), &plain_config())
@@ -31,7 +35,13 @@ async fn messages_arrive_byte_exact_with_their_envelopes() {
             .expect("connect");
         for body in &bodies {
             let d = client
-                .send(envelope("<alice@example.org>", &["<bob@example.net>", "<carol@example.net>"]), body.clone())
+                .send(
+                    envelope(
+                        "<alice@example.org>",
+                        &["<bob@example.net>", "<carol@example.net>"],
+                    ),
+                    body.clone(),
+                )
                 .await
                 .expect("send");
             assert!(d.all_delivered(), "{d:?}");
@@ -49,14 +59,25 @@ async fn messages_arrive_byte_exact_with_their_envelopes() {
             String::from_utf8_lossy(&g.content),
             String::from_utf8_lossy(&want)
         );
-        assert!(g.meta.contains(r#""mail_from": "alice@example.org""#), "{}", g.meta);
-        assert!(g.meta.contains(r#""rcpt_tos": ["bob@example.net", "carol@example.net"]"#), "{}", g.meta);
+        assert!(
+            g.meta.contains(r#""mail_from": "alice@example.org""#),
+            "{}",
+            g.meta
+        );
+        assert!(
+            g.meta
+                .contains(r#""rcpt_tos": ["bob@example.net", "carol@example.net"]"#),
+            "{}",
+            g.meta
+        );
     }
 }
 
 #[tokio::test]
 async fn streamed_body_arrives_byte_exact() {
-    let Some(peer) = aiosmtpd(&AiosmtpdOptions::default()) else { return };
+    let Some(peer) = aiosmtpd(&AiosmtpdOptions::default()) else {
+        return;
+    };
     let body = tricky_bodies().pop().expect("the big body");
     bounded(async {
         let mut client = Client::connect(&peer.addr.to_string(), &plain_config())
@@ -66,7 +87,10 @@ async fn streamed_body_arrives_byte_exact() {
         // inside lines, CRLFs and leading dots.
         let mut reader = SmallReads(&body[..]);
         let d = client
-            .send_reader(envelope("<a@example.org>", &["<b@example.net>"]), &mut reader)
+            .send_reader(
+                envelope("<a@example.org>", &["<b@example.net>"]),
+                &mut reader,
+            )
             .await
             .expect("send");
         assert!(d.all_delivered(), "{d:?}");
@@ -75,7 +99,10 @@ async fn streamed_body_arrives_byte_exact() {
     .await;
     let got = captured(&peer);
     assert_eq!(got.len(), 1);
-    assert!(got[0].content == canonical(&body), "streamed content differs");
+    assert!(
+        got[0].content == canonical(&body),
+        "streamed content differs"
+    );
 }
 
 struct SmallReads<'a>(&'a [u8]);
@@ -99,14 +126,22 @@ async fn auth_then_delivery() {
         auth: Some(("joe".into(), "s3cret pass".into())),
         ..AiosmtpdOptions::default()
     };
-    let Some(peer) = aiosmtpd(&options) else { return };
+    let Some(peer) = aiosmtpd(&options) else {
+        return;
+    };
     bounded(async {
-        let mut client = Client::connect(&peer.addr.to_string(), &plain_auth_config("joe", "s3cret pass"))
-            .await
-            .expect("connect and authenticate");
+        let mut client = Client::connect(
+            &peer.addr.to_string(),
+            &plain_auth_config("joe", "s3cret pass"),
+        )
+        .await
+        .expect("connect and authenticate");
         assert_eq!(client.authenticated().map(|r| r.code().as_u16()), Some(235));
         let d = client
-            .send(envelope("<joe@example.org>", &["<b@example.net>"]), Bytes::from_static(b"Subject: auth\r\n\r\nok\r\n"))
+            .send(
+                envelope("<joe@example.org>", &["<b@example.net>"]),
+                Bytes::from_static(b"Subject: auth\r\n\r\nok\r\n"),
+            )
             .await
             .expect("send");
         assert!(d.all_delivered(), "{d:?}");
@@ -124,10 +159,18 @@ async fn wrong_password_ends_the_session_with_auth_failed() {
         auth: Some(("joe".into(), "right".into())),
         ..AiosmtpdOptions::default()
     };
-    let Some(peer) = aiosmtpd(&options) else { return };
-    let result = bounded(Client::connect(&peer.addr.to_string(), &plain_auth_config("joe", "wrong"))).await;
+    let Some(peer) = aiosmtpd(&options) else {
+        return;
+    };
+    let result = bounded(Client::connect(
+        &peer.addr.to_string(),
+        &plain_auth_config("joe", "wrong"),
+    ))
+    .await;
     match result {
-        Err(Error::Session(ClientError::AuthFailed(reply))) => assert_eq!(reply.code().as_u16(), 535),
+        Err(Error::Session(ClientError::AuthFailed(reply))) => {
+            assert_eq!(reply.code().as_u16(), 535)
+        }
         other => panic!("expected AuthFailed, got {other:?}"),
     }
     assert!(captured(&peer).is_empty());
@@ -154,7 +197,9 @@ async fn starttls_with_a_pinned_self_signed_certificate_then_auth() {
         require_starttls: true,
         ..AiosmtpdOptions::default()
     };
-    let Some(peer) = aiosmtpd(&options) else { return };
+    let Some(peer) = aiosmtpd(&options) else {
+        return;
+    };
     let body = tricky_bodies().swap_remove(1);
     bounded(async {
         let config = starttls_config(
@@ -168,7 +213,10 @@ async fn starttls_with_a_pinned_self_signed_certificate_then_auth() {
         // After TLS the capabilities are the second EHLO's: no STARTTLS any more.
         assert!(client.authenticated().is_some());
         let d = client
-            .send(envelope("<joe@example.org>", &["<b@example.net>"]), body.clone())
+            .send(
+                envelope("<joe@example.org>", &["<b@example.net>"]),
+                body.clone(),
+            )
             .await
             .expect("send");
         assert!(d.all_delivered(), "{d:?}");
@@ -191,7 +239,9 @@ async fn starttls_refuses_a_certificate_that_is_not_the_pinned_one() {
         tls_cert_and_key: Some((cert, key)),
         ..AiosmtpdOptions::default()
     };
-    let Some(peer) = aiosmtpd(&options) else { return };
+    let Some(peer) = aiosmtpd(&options) else {
+        return;
+    };
     let result = bounded(Client::connect(
         &peer.addr.to_string(),
         &starttls_config(ServerCertificate::Pinned(other_der), None),
@@ -216,13 +266,20 @@ async fn accept_any_certificate_is_an_explicit_opt_in_that_works() {
         tls_cert_and_key: Some((cert, key)),
         ..AiosmtpdOptions::default()
     };
-    let Some(peer) = aiosmtpd(&options) else { return };
+    let Some(peer) = aiosmtpd(&options) else {
+        return;
+    };
     bounded(async {
         let config = starttls_config(ServerCertificate::DangerousAcceptAnyCertificate, None);
-        let mut client = Client::connect(&peer.addr.to_string(), &config).await.expect("connect");
+        let mut client = Client::connect(&peer.addr.to_string(), &config)
+            .await
+            .expect("connect");
         assert!(client.is_tls());
         let d = client
-            .send(envelope("<a@example.org>", &["<b@example.net>"]), Bytes::from_static(b"hi\r\n"))
+            .send(
+                envelope("<a@example.org>", &["<b@example.net>"]),
+                Bytes::from_static(b"hi\r\n"),
+            )
             .await
             .expect("send");
         assert!(d.all_delivered());
@@ -234,7 +291,9 @@ async fn accept_any_certificate_is_an_explicit_opt_in_that_works() {
 
 #[tokio::test]
 async fn required_tls_without_starttls_offered_sends_nothing() {
-    let Some(peer) = aiosmtpd(&AiosmtpdOptions::default()) else { return };
+    let Some(peer) = aiosmtpd(&AiosmtpdOptions::default()) else {
+        return;
+    };
     let result = bounded(Client::connect(
         &peer.addr.to_string(),
         &starttls_config(ServerCertificate::DangerousAcceptAnyCertificate, None),
@@ -253,16 +312,21 @@ async fn lmtp_delivery_reports_each_recipient() {
         lmtp: true,
         ..AiosmtpdOptions::default()
     };
-    let Some(peer) = aiosmtpd(&options) else { return };
+    let Some(peer) = aiosmtpd(&options) else {
+        return;
+    };
     bounded(async {
         let session = SessionConfig {
             tls: TlsPolicy::None,
             protocol: Protocol::Lmtp,
             ..SessionConfig::default()
         };
-        let mut client = Client::connect(&peer.addr.to_string(), &ClientConfig::new(Arc::new(session)))
-            .await
-            .expect("connect");
+        let mut client = Client::connect(
+            &peer.addr.to_string(),
+            &ClientConfig::new(Arc::new(session)),
+        )
+        .await
+        .expect("connect");
         let d = client
             .send(
                 envelope("<a@example.org>", &["<b@example.net>", "<c@example.net>"]),
@@ -271,7 +335,11 @@ async fn lmtp_delivery_reports_each_recipient() {
             .await
             .expect("send");
         for r in &d.recipients {
-            assert_eq!(r.message.as_ref().map(|m| m.reply.code().as_u16()), Some(250), "{d:?}");
+            assert_eq!(
+                r.message.as_ref().map(|m| m.reply.code().as_u16()),
+                Some(250),
+                "{d:?}"
+            );
         }
         client.quit().await.expect("quit");
     })

@@ -23,7 +23,9 @@ async fn bounded<F: std::future::Future>(f: F) -> F::Output {
 
 #[tokio::test]
 async fn several_messages_on_one_connection_arrive_byte_exact() {
-    let Some(sink) = smtp_sink(1, &[]) else { return };
+    let Some(sink) = smtp_sink(1, &[]) else {
+        return;
+    };
     let bodies = tricky_bodies();
     bounded(async {
         let mut client = Client::connect(&sink.addr.to_string(), &plain_config())
@@ -33,7 +35,10 @@ async fn several_messages_on_one_connection_arrive_byte_exact() {
         for body in &bodies {
             let delivery = client
                 .send(
-                    envelope("<alice@example.org>", &["<bob@example.net>", "<carol@example.net>"]),
+                    envelope(
+                        "<alice@example.org>",
+                        &["<bob@example.net>", "<carol@example.net>"],
+                    ),
                     body.clone(),
                 )
                 .await
@@ -59,14 +64,21 @@ async fn several_messages_on_one_connection_arrive_byte_exact() {
     want.sort();
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(&want) {
-        assert!(g == w, "dump differs:\n got {:?}\nwant {:?}", String::from_utf8_lossy(g), String::from_utf8_lossy(w));
+        assert!(
+            g == w,
+            "dump differs:\n got {:?}\nwant {:?}",
+            String::from_utf8_lossy(g),
+            String::from_utf8_lossy(w)
+        );
     }
 }
 
 #[tokio::test]
 async fn without_pipelining_one_command_at_a_time_still_delivers() {
     // -p: smtp-sink does not announce PIPELINING.
-    let Some(sink) = smtp_sink(1, &["-p"]) else { return };
+    let Some(sink) = smtp_sink(1, &["-p"]) else {
+        return;
+    };
     bounded(async {
         let mut client = Client::connect(&sink.addr.to_string(), &plain_config())
             .await
@@ -88,7 +100,9 @@ async fn without_pipelining_one_command_at_a_time_still_delivers() {
 
 #[tokio::test]
 async fn lmtp_reports_one_final_reply_per_recipient() {
-    let Some(sink) = smtp_sink(1, &["-L"]) else { return };
+    let Some(sink) = smtp_sink(1, &["-L"]) else {
+        return;
+    };
     bounded(async {
         let mut session = (*plain_config().session).clone();
         session.protocol = smtp_proto::client::Protocol::Lmtp;
@@ -119,7 +133,9 @@ async fn lmtp_reports_one_final_reply_per_recipient() {
 #[tokio::test]
 async fn refused_mail_is_a_transient_failure_not_an_error() {
     // -r MAIL: smtp-sink answers MAIL with 450.
-    let Some(sink) = smtp_sink(1, &["-r", "MAIL"]) else { return };
+    let Some(sink) = smtp_sink(1, &["-r", "MAIL"]) else {
+        return;
+    };
     bounded(async {
         let mut client = Client::connect(&sink.addr.to_string(), &plain_config())
             .await
@@ -148,13 +164,13 @@ async fn refused_mail_is_a_transient_failure_not_an_error() {
 async fn throughput_1kib_messages_one_connection() {
     const MESSAGES: usize = 2000;
     // No -d: a dump costs a file per message, which would measure the disk.
-    let Some(sink) = smtp_sink_no_dump(1) else { return };
+    let Some(sink) = smtp_sink_no_dump(1) else {
+        return;
+    };
+    // 1 KiB: a header, then 78-octet lines, cut to 1022 octets plus a final CRLF.
     let mut body = b"Subject: bench\r\n\r\n".to_vec();
-    while body.len() < 1024 - 2 {
-        body.push(b'x');
-        if body.len() % 78 == 0 {
-            body.extend_from_slice(b"\r\n");
-        }
+    while body.len() < 1024 {
+        body.extend_from_slice(format!("{}\r\n", "x".repeat(76)).as_bytes());
     }
     body.truncate(1022);
     body.extend_from_slice(b"\r\n");
@@ -166,7 +182,10 @@ async fn throughput_1kib_messages_one_connection() {
             .expect("connect");
         for _ in 0..MESSAGES {
             let d = client
-                .send(envelope("<a@example.org>", &["<b@example.net>"]), body.clone())
+                .send(
+                    envelope("<a@example.org>", &["<b@example.net>"]),
+                    body.clone(),
+                )
                 .await
                 .expect("send");
             assert!(d.all_delivered());

@@ -4,17 +4,21 @@
 //! use std::sync::Arc;
 //! use bytes::Bytes;
 //! use smtp_proto::client::{ClientConfig as SessionConfig, Envelope};
+//! use smtp_proto::{ForwardPath, ParseOptions, ReversePath};
 //! use smtp_tokio::client::{Client, ClientConfig};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let opts = ParseOptions::default();
+//! let from = ReversePath::parse(&Bytes::from_static(b"<a@example.org>"), &opts)?;
+//! let to = ForwardPath::parse(&Bytes::from_static(b"<b@example.net>"), &opts)?;
+//!
 //! let config = ClientConfig::new(Arc::new(SessionConfig::default()));
-//! let mut client = Client::connect("127.0.0.1:2525", &config).await?;
-//! let envelope = Envelope::new("<a@example.org>".parse()?, ["<b@example.net>".parse()?]);
+//! let mut client = Client::connect("mx.example.net:25", &config).await?;
 //! let delivery = client
-//!     .send(envelope, Bytes::from_static(b"Subject: hi\r\n\r\nHello.\r\n"))
+//!     .send(Envelope::new(from).to(to), Bytes::from_static(b"Subject: hi\r\n\r\nHello.\r\n"))
 //!     .await?;
 //! for r in &delivery.recipients {
-//!     println!("{}: {:?}", r.index, r.class());
+//!     println!("recipient {}: {:?}", r.index, r.class());
 //! }
 //! client.quit().await?;
 //! # Ok(()) }
@@ -56,7 +60,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use rustls::pki_types::ServerName;
 use smtp_proto::client::{
     BodyError, ClientError, CloseReason, DeferReason, Envelope, Event, Outcome, OutcomeClass,
-    Session, TransactionFailure, TxnId,
+    Session, TransactionFailure,
 };
 use smtp_proto::{Capabilities, Reply};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -417,7 +421,7 @@ impl Client {
                     config.tls_handshake_timeout,
                 )
                 .await?;
-                let info = tls_info(&stream);
+                let info = tls_info(&stream, name.as_ref());
                 Session::new_tls(Arc::clone(&config.session), info, clock.now())
             }
         };
@@ -474,8 +478,18 @@ impl Client {
     ///
     /// When the server's LIMITS (RFC 9422 RCPTMAX) split the recipients, the rest are sent
     /// in further transactions on this connection with the same body.
-    pub async fn send(&mut self, envelope: Envelope, body: impl Into<Bytes>) -> Result<Delivery, Error> {
+    pub async fn send(
+        &mut self,
+        envelope: Envelope,
+        body: impl Into<Bytes>,
+    ) -> Result<Delivery, Error> {
         let body = body.into();
+        let mut envelope = envelope;
+        // The size is known here: offer it (the session sends SIZE= only when the server
+        // advertises SIZE, RFC 1870, and refuses early when it is over the server's limit).
+        if envelope.params.size.is_none() {
+            envelope.params.size = Some(body.len() as u64);
+        }
         let count = envelope.recipients.len();
         let mut delivery = Delivery {
             recipients: (0..count).map(RecipientDelivery::new).collect(),
@@ -487,11 +501,17 @@ impl Client {
         let mut rounds = vec![(envelope, (0..count).collect::<Vec<_>>())];
         while let Some((envelope, indices)) = rounds.pop() {
             let mut feed = BodyFeed::new(BodySource::Bytes(body.clone()));
-            for deferral in self.transaction(envelope, &indices, &mut feed, &mut delivery).await? {
+            for deferral in self
+                .transaction(envelope, &indices, &mut feed, &mut delivery)
+                .await?
+            {
                 match deferral.reason {
                     DeferReason::RcptMax | DeferReason::RcptDomainMax => {
-                        let back: Vec<usize> =
-                            deferral.indices.iter().filter_map(|&i| indices.get(i).copied()).collect();
+                        let back: Vec<usize> = deferral
+                            .indices
+                            .iter()
+                            .filter_map(|&i| indices.get(i).copied())
+                            .collect();
                         for &i in &back {
                             if let Some(r) = delivery.recipients.get_mut(i) {
                                 r.deferred = None;
@@ -509,7 +529,11 @@ impl Client {
     /// Sends one message whose body is streamed from `body` in chunks, as fast as the
     /// session takes them (its body buffer is the backpressure). Recipients deferred by the
     /// server's LIMITS are reported as deferred: a stream cannot be sent twice.
-    pub async fn send_reader<R>(&mut self, envelope: Envelope, body: &mut R) -> Result<Delivery, Error>
+    pub async fn send_reader<R>(
+        &mut self,
+        envelope: Envelope,
+        body: &mut R,
+    ) -> Result<Delivery, Error>
     where
         R: AsyncRead + Unpin + Send,
     {
@@ -521,7 +545,8 @@ impl Client {
         };
         let indices: Vec<usize> = (0..count).collect();
         let mut feed = BodyFeed::new(BodySource::Reader(body));
-        self.transaction(envelope, &indices, &mut feed, &mut delivery).await?;
+        self.transaction(envelope, &indices, &mut feed, &mut delivery)
+            .await?;
         Ok(delivery)
     }
 
@@ -546,7 +571,11 @@ impl Client {
         let map = |i: usize| indices.get(i).copied();
         self.drive(feed, |event| {
             match event {
-                Event::RecipientResult { txn: t, index, outcome } if t == txn => {
+                Event::RecipientResult {
+                    txn: t,
+                    index,
+                    outcome,
+                } if t == txn => {
                     if outcome.is_success() {
                         accepted += 1;
                     }
@@ -554,11 +583,16 @@ impl Client {
                         r.rcpt = Some(outcome);
                     }
                 }
-                Event::MessageResult { txn: t, recipient, outcome } if t == txn => {
+                Event::MessageResult {
+                    txn: t,
+                    recipient,
+                    outcome,
+                } if t == txn => {
                     finals += 1;
                     match recipient {
                         Some(index) => {
-                            if let Some(r) = map(index).and_then(|i| delivery.recipients.get_mut(i)) {
+                            if let Some(r) = map(index).and_then(|i| delivery.recipients.get_mut(i))
+                            {
                                 r.message = Some(outcome);
                             }
                         }
@@ -581,13 +615,22 @@ impl Client {
                     delivery.failure = Some(failure);
                     return Some(());
                 }
-                Event::Deferred { txn: t, indices: deferred, envelope, reason } if t == txn => {
+                Event::Deferred {
+                    txn: t,
+                    indices: deferred,
+                    envelope,
+                    reason,
+                } if t == txn => {
                     for &i in &deferred {
                         if let Some(r) = map(i).and_then(|i| delivery.recipients.get_mut(i)) {
                             r.deferred = Some(reason);
                         }
                     }
-                    deferrals.push(Deferral { indices: deferred, envelope, reason });
+                    deferrals.push(Deferral {
+                        indices: deferred,
+                        envelope,
+                        reason,
+                    });
                 }
                 _ => {}
             }
@@ -630,6 +673,11 @@ impl Client {
                 handled = true;
                 match event {
                     Event::StartTls => {
+                        // A session that closed meanwhile (e.g. plaintext injected behind the
+                        // 220) has no use for the handshake: its Closed event follows.
+                        if self.session.is_closed() {
+                            continue;
+                        }
                         // Barrier: everything before it is in write_buf; it must leave before
                         // the handshake starts on the same socket.
                         self.flush_all().await?;
@@ -664,7 +712,8 @@ impl Client {
                 }
                 if let Some(t) = on_event(event) {
                     self.finish_body(body)?;
-                    self.session.poll_transmit(self.clock.now(), &mut self.write_buf);
+                    self.session
+                        .poll_transmit(self.clock.now(), &mut self.write_buf);
                     self.flush_all().await?;
                     return Ok(t);
                 }
@@ -730,7 +779,11 @@ impl Client {
     }
 
     /// Waits until the socket, the body source or the timer made progress.
-    fn poll_io(&mut self, cx: &mut Context<'_>, body: &mut BodyFeed<'_>) -> Poll<Result<(), Error>> {
+    fn poll_io(
+        &mut self,
+        cx: &mut Context<'_>,
+        body: &mut BodyFeed<'_>,
+    ) -> Poll<Result<(), Error>> {
         let Some(stream) = self.stream.as_mut() else {
             return Poll::Ready(Err(Error::Closed));
         };
@@ -862,7 +915,7 @@ impl Client {
             self.config.tls_handshake_timeout,
         )
         .await?;
-        let info = tls_info(&stream);
+        let info = tls_info(&stream, self.server_name.as_ref());
         self.stream = Some(stream);
         self.session
             .tls_established(info)
@@ -901,9 +954,16 @@ async fn handshake(
 }
 
 /// What the session learns about the TLS connection.
-fn tls_info(stream: &Stream) -> smtp_proto::tls::TlsInfo {
-    let _ = stream.tls_parameters();
-    todo!()
+fn tls_info(stream: &Stream, name: Option<&ServerName<'static>>) -> smtp_proto::tls::TlsInfo {
+    let mut info = smtp_proto::tls::TlsInfo::default();
+    if let Some(n) = stream.tls_parameters() {
+        info.version = n.version;
+        info.cipher_suite = n.cipher_suite.map(Bytes::from);
+        info.alpn = n.alpn.map(Bytes::from);
+    }
+    // The name this client asked for (SNI) and checked the certificate against.
+    info.server_name = name.map(|n| Bytes::from(n.to_str().into_owned()));
+    info
 }
 
 use std::future::Future;

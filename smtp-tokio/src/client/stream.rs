@@ -12,7 +12,18 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use smtp_proto::tls::TlsVersion;
+
 use super::Error;
+
+/// What a TLS handshake negotiated, in the terms of the core's `TlsInfo`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Negotiated {
+    pub(crate) version: Option<TlsVersion>,
+    /// IANA name, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub(crate) cipher_suite: Option<String>,
+    pub(crate) alpn: Option<Vec<u8>>,
+}
 
 /// Plain TCP or TLS over TCP. Upgrading consumes the plain stream, so no plaintext byte can be
 /// read or written on it afterwards.
@@ -72,17 +83,24 @@ impl Stream {
         }
     }
 
-    /// The negotiated protocol version and cipher suite, once TLS is up.
-    pub(crate) fn tls_parameters(
-        &self,
-    ) -> Option<(rustls::ProtocolVersion, rustls::SupportedCipherSuite)> {
-        match self {
-            Stream::Plain(_) => None,
-            Stream::Tls(tls) => {
-                let (_, conn) = tls.get_ref();
-                Some((conn.protocol_version()?, conn.negotiated_cipher_suite()?))
-            }
-        }
+    /// What the handshake negotiated, once TLS is up.
+    pub(crate) fn tls_parameters(&self) -> Option<Negotiated> {
+        let Stream::Tls(tls) = self else {
+            return None;
+        };
+        let (_, conn) = tls.get_ref();
+        Some(Negotiated {
+            version: conn.protocol_version().map(|v| match v {
+                rustls::ProtocolVersion::TLSv1_2 => TlsVersion::Tls12,
+                rustls::ProtocolVersion::TLSv1_3 => TlsVersion::Tls13,
+                other => TlsVersion::Other(u16::from(other)),
+            }),
+            cipher_suite: conn
+                .negotiated_cipher_suite()
+                .and_then(|c| c.suite().as_str())
+                .map(str::to_owned),
+            alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+        })
     }
 }
 

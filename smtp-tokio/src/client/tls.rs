@@ -176,7 +176,9 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 }
 
 /// The TLS server name for `host`: a DNS name, or an IP address (brackets allowed).
-pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, rustls::pki_types::InvalidDnsNameError> {
+pub(crate) fn server_name(
+    host: &str,
+) -> Result<ServerName<'static>, rustls::pki_types::InvalidDnsNameError> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
         return Ok(ServerName::IpAddress(ip.into()));

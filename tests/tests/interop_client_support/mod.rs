@@ -191,7 +191,10 @@ fn parse_sink_dump(raw: &[u8]) -> SinkDump {
     };
     // Generated headers end with the three-line Received header.
     loop {
-        let end = rest.iter().position(|&b| b == b'\n').expect("dump header line");
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .expect("dump header line");
         let line = String::from_utf8_lossy(&rest[..end]).into_owned();
         rest = &rest[end + 1..];
         if let Some(v) = line.strip_prefix("X-Mail-Args: ") {
@@ -202,13 +205,18 @@ fn parse_sink_dump(raw: &[u8]) -> SinkDump {
             dump.helo_args = Some(v.to_owned());
         } else if line.starts_with("Received: ") {
             for _ in 0..2 {
-                let end = rest.iter().position(|&b| b == b'\n').expect("Received line");
+                let end = rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .expect("Received line");
                 rest = &rest[end + 1..];
             }
             break;
         }
     }
-    let content = rest.strip_suffix(b"\n").expect("smtp-sink's closing empty line");
+    let content = rest
+        .strip_suffix(b"\n")
+        .expect("smtp-sink's closing empty line");
     dump.content = content.to_vec();
     dump
 }
@@ -317,7 +325,7 @@ pub fn captured(peer: &Peer) -> Vec<Captured> {
 // ---- client side -----------------------------------------------------------------------
 
 use bytes::Bytes;
-use smtp_proto::client::{ClientConfig as SessionConfig, Envelope, PlaintextAuth, TlsPolicy};
+use smtp_proto::client::{CleartextPolicy, ClientConfig as SessionConfig, Envelope, TlsPolicy};
 use smtp_proto::{ForwardPath, ParseOptions, ReversePath};
 use smtp_tokio::client::ClientConfig;
 use std::sync::Arc;
@@ -335,11 +343,8 @@ pub fn plain_config() -> ClientConfig {
 pub fn plain_auth_config(user: &str, password: &str) -> ClientConfig {
     let session = SessionConfig {
         tls: TlsPolicy::None,
-        credentials: Some(smtp_proto::client::Credentials::password(
-            Bytes::copy_from_slice(user.as_bytes()),
-            Bytes::copy_from_slice(password.as_bytes()),
-        )),
-        plaintext_auth: PlaintextAuth::Allow,
+        credentials: Some(smtp_proto::client::Credentials::password(user, password)),
+        cleartext_auth: CleartextPolicy::Allow,
         ..SessionConfig::default()
     };
     ClientConfig::new(Arc::new(session))
@@ -357,8 +362,9 @@ pub fn forward_path(s: &'static str) -> ForwardPath {
 
 /// `<from>` to each of `to`.
 pub fn envelope(from: &'static str, to: &[&'static str]) -> Envelope {
-    to.iter()
-        .fold(Envelope::new(reverse_path(from)), |e, t| e.to(forward_path(t)))
+    to.iter().fold(Envelope::new(reverse_path(from)), |e, t| {
+        e.to(forward_path(t))
+    })
 }
 
 /// The body as the server must store it when the client normalises line endings (the
@@ -397,13 +403,16 @@ pub fn tricky_bodies() -> Vec<Bytes> {
         match i % 3 {
             0 => big.extend_from_slice(format!(".line {i} starts with a dot\r\n").as_bytes()),
             1 => big.extend_from_slice(b".\r\n"),
-            _ => big.extend_from_slice(format!("plain line {i} {}\r\n", "x".repeat(i % 70)).as_bytes()),
+            _ => big
+                .extend_from_slice(format!("plain line {i} {}\r\n", "x".repeat(i % 70)).as_bytes()),
         }
     }
     let long_line = format!("Subject: long\r\n\r\n{}\r\n", "L".repeat(998));
     vec![
         Bytes::from_static(b"Subject: one\r\n\r\nHello, world.\r\n"),
-        Bytes::from_static(b"Subject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\nno final newline"),
+        Bytes::from_static(
+            b"Subject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\nno final newline",
+        ),
         Bytes::from_static(b"Subject: 8bit\r\n\r\n\xc3\xa9t\xc3\xa9 \xff\xfe bytes\r\n"),
         Bytes::from_static(b"Subject: bare lf\n\na\nb\n.\nc\n"),
         Bytes::from_static(b""),
@@ -414,9 +423,12 @@ pub fn tricky_bodies() -> Vec<Bytes> {
 
 /// A self-signed certificate for `localhost` and 127.0.0.1, written as PEM files into `dir`.
 /// Returns (certificate DER, cert path, key path).
-pub fn self_signed_cert(dir: &Path) -> (rustls::pki_types::CertificateDer<'static>, PathBuf, PathBuf) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .expect("rcgen");
+pub fn self_signed_cert(
+    dir: &Path,
+) -> (rustls::pki_types::CertificateDer<'static>, PathBuf, PathBuf) {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("rcgen");
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
     std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
