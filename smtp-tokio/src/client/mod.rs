@@ -628,7 +628,7 @@ impl Client {
                     }
                     deferrals.push(Deferral {
                         indices: deferred,
-                        envelope,
+                        envelope: *envelope,
                         reason,
                     });
                 }
@@ -954,15 +954,15 @@ async fn handshake(
 }
 
 /// What the session learns about the TLS connection.
-fn tls_info(stream: &Stream, name: Option<&ServerName<'static>>) -> smtp_proto::tls::TlsInfo {
-    let mut info = smtp_proto::tls::TlsInfo::default();
+fn tls_info(stream: &Stream, name: Option<&ServerName<'static>>) -> smtp_proto::TlsInfo {
+    let mut info = smtp_proto::TlsInfo::new();
     if let Some(n) = stream.tls_parameters() {
-        info.version = n.version;
-        info.cipher_suite = n.cipher_suite.map(Bytes::from);
+        info.version = n.version.map(|v| Bytes::from_static(v.as_bytes()));
+        info.cipher = n.cipher_suite.map(Bytes::from);
         info.alpn = n.alpn.map(Bytes::from);
     }
     // The name this client asked for (SNI) and checked the certificate against.
-    info.server_name = name.map(|n| Bytes::from(n.to_str().into_owned()));
+    info.sni = name.map(|n| Bytes::from(n.to_str().into_owned()));
     info
 }
 

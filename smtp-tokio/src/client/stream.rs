@@ -12,14 +12,13 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use smtp_proto::tls::TlsVersion;
-
 use super::Error;
 
 /// What a TLS handshake negotiated, in the terms of the core's `TlsInfo`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Negotiated {
-    pub(crate) version: Option<TlsVersion>,
+    /// e.g. `TLSv1.3`.
+    pub(crate) version: Option<&'static str>,
     /// IANA name, e.g. `TLS13_AES_256_GCM_SHA384`.
     pub(crate) cipher_suite: Option<String>,
     pub(crate) alpn: Option<Vec<u8>>,
@@ -91,9 +90,9 @@ impl Stream {
         let (_, conn) = tls.get_ref();
         Some(Negotiated {
             version: conn.protocol_version().map(|v| match v {
-                rustls::ProtocolVersion::TLSv1_2 => TlsVersion::Tls12,
-                rustls::ProtocolVersion::TLSv1_3 => TlsVersion::Tls13,
-                other => TlsVersion::Other(u16::from(other)),
+                rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+                rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+                _ => "TLS (other version)",
             }),
             cipher_suite: conn
                 .negotiated_cipher_suite()
