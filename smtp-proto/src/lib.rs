@@ -19,13 +19,14 @@ pub mod sasl;
 mod secret;
 mod status;
 mod time;
+pub mod trace;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
 pub use command::{Command, MailParams, RcptParams};
 pub use ehlo::{Capabilities, EhloKeyword};
 pub use error::{ParseError, PathRole, ReplyError};
 pub use options::{LineEnding, ParseOptions, PathSyntax};
-pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyCode, ReplyLine, ReplyLimits, ReplyParser};
+pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyCode, ReplyLimits, ReplyLine, ReplyParser};
 pub use sasl::Mechanism;
 pub use secret::Secret;
 pub use status::Status;

@@ -163,7 +163,9 @@ fn digits3(s: &[u8]) -> Option<(u16, usize)> {
     if n == 0 || n > 3 {
         return None;
     }
-    let v = s[..n].iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
+    let v = s[..n]
+        .iter()
+        .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
     Some((v, n))
 }
 

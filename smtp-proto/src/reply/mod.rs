@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 pub use code::{ReplyClass, ReplyCode};
 pub use enhanced::EnhancedCode;
-pub use parse::{ReplyLine, ReplyLimits, ReplyParser};
+pub use parse::{ReplyLimits, ReplyLine, ReplyParser};
 
 /// The longest text per line that [`Reply::new`] produces, so that a line with its code, an
 /// enhanced code and CRLF stays within the 512 octets of RFC 5321 4.5.3.1.5.
@@ -256,8 +256,11 @@ pub mod standard {
         "Authentication cancelled",
     );
     /// `500 5.5.2 Command not recognized`
-    pub const UNKNOWN_COMMAND: Reply =
-        Reply::from_static(C::SYNTAX_ERROR, Some(E::SYNTAX_ERROR), "Command not recognized");
+    pub const UNKNOWN_COMMAND: Reply = Reply::from_static(
+        C::SYNTAX_ERROR,
+        Some(E::SYNTAX_ERROR),
+        "Command not recognized",
+    );
     /// `500 5.5.6 Line too long`
     pub const LINE_TOO_LONG: Reply =
         Reply::from_static(C::SYNTAX_ERROR, Some(E::LINE_TOO_LONG), "Line too long");
@@ -268,11 +271,17 @@ pub mod standard {
         "Syntax error in parameters or arguments",
     );
     /// `502 5.5.1 Command not implemented`
-    pub const NOT_IMPLEMENTED: Reply =
-        Reply::from_static(C::NOT_IMPLEMENTED, Some(E::INVALID_COMMAND), "Command not implemented");
+    pub const NOT_IMPLEMENTED: Reply = Reply::from_static(
+        C::NOT_IMPLEMENTED,
+        Some(E::INVALID_COMMAND),
+        "Command not implemented",
+    );
     /// `503 5.5.1 Bad sequence of commands`
-    pub const BAD_SEQUENCE: Reply =
-        Reply::from_static(C::BAD_SEQUENCE, Some(E::INVALID_COMMAND), "Bad sequence of commands");
+    pub const BAD_SEQUENCE: Reply = Reply::from_static(
+        C::BAD_SEQUENCE,
+        Some(E::INVALID_COMMAND),
+        "Bad sequence of commands",
+    );
     /// `552 5.3.4 Message size exceeds fixed maximum message size`
     pub const MESSAGE_TOO_BIG: Reply = Reply::from_static(
         C::EXCEEDED_STORAGE,
@@ -286,8 +295,11 @@ pub mod standard {
         "Too many recipients",
     );
     /// `554 5.5.1 No valid recipients`
-    pub const NO_VALID_RECIPIENTS: Reply =
-        Reply::from_static(C::TRANSACTION_FAILED, Some(E::INVALID_COMMAND), "No valid recipients");
+    pub const NO_VALID_RECIPIENTS: Reply = Reply::from_static(
+        C::TRANSACTION_FAILED,
+        Some(E::INVALID_COMMAND),
+        "No valid recipients",
+    );
     /// `555 5.5.4 Unsupported parameter`
     pub const UNKNOWN_PARAMETER: Reply = Reply::from_static(
         C::PARAMETERS_NOT_RECOGNIZED,

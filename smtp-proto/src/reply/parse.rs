@@ -42,15 +42,21 @@ pub struct ReplyLine {
 }
 
 fn reply_code(i: &[u8]) -> IResult<&[u8], ReplyCode> {
-    map_opt(take_while_m_n(3, 3, |b: u8| b.is_ascii_digit()), |d: &[u8]| {
-        ReplyCode::new(
-            u16::from(d[0] - b'0') * 100 + u16::from(d[1] - b'0') * 10 + u16::from(d[2] - b'0'),
-        )
-    })(i)
+    map_opt(
+        take_while_m_n(3, 3, |b: u8| b.is_ascii_digit()),
+        |d: &[u8]| {
+            ReplyCode::new(
+                u16::from(d[0] - b'0') * 100 + u16::from(d[1] - b'0') * 10 + u16::from(d[2] - b'0'),
+            )
+        },
+    )(i)
 }
 
 fn separator(i: &[u8]) -> IResult<&[u8], Option<u8>> {
-    opt(map_opt(take_while_m_n(1, 1, |b| b == b'-' || b == b' '), |s: &[u8]| s.first().copied()))(i)
+    opt(map_opt(
+        take_while_m_n(1, 1, |b| b == b'-' || b == b' '),
+        |s: &[u8]| s.first().copied(),
+    ))(i)
 }
 
 impl ReplyLine {
@@ -178,7 +184,10 @@ impl Reply {
     }
 
     /// [`Reply::parse`] with explicit limits.
-    pub fn parse_with(buf: &Bytes, limits: ReplyLimits) -> Result<Status<(Reply, usize)>, ReplyError> {
+    pub fn parse_with(
+        buf: &Bytes,
+        limits: ReplyLimits,
+    ) -> Result<Status<(Reply, usize)>, ReplyError> {
         let mut parser = ReplyParser::new(limits);
         let mut pos = 0;
         loop {
@@ -189,7 +198,11 @@ impl Reply {
                 }
                 return Ok(Status::Incomplete);
             };
-            let end = if nl > 0 && rest[nl - 1] == b'\r' { nl - 1 } else { nl };
+            let end = if nl > 0 && rest[nl - 1] == b'\r' {
+                nl - 1
+            } else {
+                nl
+            };
             let line = buf.slice(pos..pos + end);
             pos += nl + 1;
             if let Some(reply) = parser.push_line(&line)? {

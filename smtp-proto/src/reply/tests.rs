@@ -32,7 +32,10 @@ fn single_line_with_enhanced_code() {
 fn multi_line_ehlo_keeps_lines_and_order() {
     let (r, _) = parse_all(b"250-mx.example PIPELINING\r\n250-SIZE 20480000\r\n250 8BITMIME\r\n");
     let lines: Vec<&[u8]> = r.lines().map(|l| &l[..]).collect();
-    assert_eq!(lines, vec![&b"mx.example PIPELINING"[..], b"SIZE 20480000", b"8BITMIME"]);
+    assert_eq!(
+        lines,
+        vec![&b"mx.example PIPELINING"[..], b"SIZE 20480000", b"8BITMIME"]
+    );
     assert_eq!(r.enhanced(), None);
 }
 
@@ -79,13 +82,20 @@ fn errors() {
     let long = Bytes::from(vec![b'2'; 10_000]);
     assert_eq!(Reply::parse(&long).unwrap_err(), ReplyError::LineTooLong);
     let many: Vec<u8> = b"250-x\r\n".repeat(1000);
-    assert_eq!(Reply::parse(&Bytes::from(many)).unwrap_err(), ReplyError::TooManyLines);
+    assert_eq!(
+        Reply::parse(&Bytes::from(many)).unwrap_err(),
+        ReplyError::TooManyLines
+    );
 }
 
 #[test]
 fn long_text_is_wrapped_within_512_octets() {
     let text = "word ".repeat(300);
-    let r = Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, Some(EnhancedCode::new(5, 7, 1).unwrap()), text);
+    let r = Reply::new(
+        ReplyCode::MAILBOX_UNAVAILABLE,
+        Some(EnhancedCode::new(5, 7, 1).unwrap()),
+        text,
+    );
     assert!(r.line_count() > 1);
     let w = wire(&r);
     for line in w[..].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -101,18 +111,42 @@ fn long_text_is_wrapped_within_512_octets() {
 #[test]
 fn newline_in_text_never_reaches_the_wire_unframed() {
     let r = Reply::new(ReplyCode::OK, None, "one\r\n250 injected\nthree");
-    assert_eq!(&wire(&r)[..], b"250-one\r\n250-250 injected\r\n250 three\r\n");
+    assert_eq!(
+        &wire(&r)[..],
+        b"250-one\r\n250-250 injected\r\n250 three\r\n"
+    );
 }
 
 #[test]
 fn standard_replies_are_valid_single_lines() {
     use super::standard::*;
     for r in [
-        OK, SENDER_OK, RECIPIENT_OK, START_DATA, MESSAGE_ACCEPTED, BYE, CANNOT_VRFY,
-        READY_TO_START_TLS, AUTH_SUCCEEDED, AUTH_INVALID, ENCRYPTION_REQUIRED, AUTH_REQUIRED,
-        AUTH_CANCELLED, UNKNOWN_COMMAND, LINE_TOO_LONG, ARGUMENT_SYNTAX, NOT_IMPLEMENTED,
-        BAD_SEQUENCE, MESSAGE_TOO_BIG, TOO_MANY_RECIPIENTS, NO_VALID_RECIPIENTS,
-        UNKNOWN_PARAMETER, UTF8_NEEDS_SMTPUTF8, TIMEOUT, TOO_MANY_ERRORS, SHUTTING_DOWN,
+        OK,
+        SENDER_OK,
+        RECIPIENT_OK,
+        START_DATA,
+        MESSAGE_ACCEPTED,
+        BYE,
+        CANNOT_VRFY,
+        READY_TO_START_TLS,
+        AUTH_SUCCEEDED,
+        AUTH_INVALID,
+        ENCRYPTION_REQUIRED,
+        AUTH_REQUIRED,
+        AUTH_CANCELLED,
+        UNKNOWN_COMMAND,
+        LINE_TOO_LONG,
+        ARGUMENT_SYNTAX,
+        NOT_IMPLEMENTED,
+        BAD_SEQUENCE,
+        MESSAGE_TOO_BIG,
+        TOO_MANY_RECIPIENTS,
+        NO_VALID_RECIPIENTS,
+        UNKNOWN_PARAMETER,
+        UTF8_NEEDS_SMTPUTF8,
+        TIMEOUT,
+        TOO_MANY_ERRORS,
+        SHUTTING_DOWN,
         TOO_MANY_CONNECTIONS,
     ] {
         assert!(r.first_line().len() <= MAX_REPLY_TEXT);
