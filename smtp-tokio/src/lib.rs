@@ -3,10 +3,15 @@
 //! A thin adapter: sockets, TLS, timers, tasks and a handler trait. Every SMTP rule lives in
 //! the sans-IO core; this crate only moves bytes, time and decisions between it and the
 //! network.
+//!
+//! - [`server`]: listeners, a [`server::Handler`] per connection, STARTTLS and implicit TLS,
+//!   a connection limit, graceful shutdown.
+//! - [`maildir`]: a Maildir store and a ready-made handler (the `maildir-server` example).
 #![forbid(unsafe_code)]
 
 pub mod error;
 pub mod maildir;
+pub mod server;
 mod timer;
 mod transport;
 
