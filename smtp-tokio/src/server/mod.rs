@@ -358,24 +358,21 @@ async fn accept_loop(
     }
 }
 
-/// A connection over the limit: a session configured to refuse (`421 4.3.2`) runs until it
-/// closes or a short deadline passes.
+/// A connection over the limit gets the greeting of a session configured to refuse service
+/// (`421 4.3.2`, RFC 5321 3.1 allows closing after it), then the connection is closed.
 async fn refuse(stream: TcpStream, shared: Arc<Shared>) {
-    struct Refuse;
-    impl Handler for Refuse {}
+    use tokio::io::AsyncWriteExt;
     let clock = Clock::start();
-    let session = Session::new(shared.refusal.clone(), clock.now());
-    let (_, phase) = watch::channel(Phase::Closing);
-    let drive = connection::drive(
-        Transport::Plain(stream),
-        session,
-        &mut Refuse,
-        clock,
-        &shared.settings,
-        phase,
-    );
-    if tokio::time::timeout(Duration::from_secs(10), drive).await.is_err() {
-        tracing::debug!("refused connection timed out");
+    let mut session = Session::new(shared.refusal.clone(), clock.now());
+    let mut greeting = bytes::BytesMut::new();
+    session.poll_transmit(clock.now(), &mut greeting);
+    let mut stream = stream;
+    let write = async {
+        stream.write_all(&greeting).await?;
+        stream.shutdown().await
+    };
+    if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(10), write).await {
+        tracing::debug!(error = %e, "refusal not delivered");
     }
 }
 
