@@ -3,8 +3,20 @@
 //! Every type is backed by [`Bytes`] sliced from the input line, so parsing copies nothing.
 //! Values are validated on construction; `as_str` re-checks UTF-8 on these short fields.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
+use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
+
+use nom::branch::alt;
+use nom::bytes::complete::{take_while1, take_while_m_n};
+use nom::character::complete::char;
+use nom::combinator::recognize;
+use nom::multi::many0_count;
+use nom::sequence::{delimited, pair};
+use nom::IResult;
+
+use crate::error::{ParseError, PathRole};
+use crate::options::{ParseOptions, PathSyntax};
 
 /// A domain name: dot-separated labels (RFC 5321 4.1.2 `Domain`), or U-labels under
 /// SMTPUTF8 (RFC 6531 3.3). At most 255 octets (4.5.3.1.2).
@@ -123,5 +135,618 @@ impl ForwardPath {
     /// `true` when the path needs SMTPUTF8.
     pub fn is_utf8(&self) -> bool {
         matches!(self, ForwardPath::Mailbox(m) if m.is_utf8())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits (RFC 5321 4.5.3.1)
+
+/// Longest local part in octets (RFC 5321 4.5.3.1.1).
+pub const MAX_LOCAL_PART: usize = 64;
+/// Longest domain in octets (RFC 5321 4.5.3.1.2).
+pub const MAX_DOMAIN: usize = 255;
+/// Longest domain label in octets (RFC 1035 2.3.4).
+pub const MAX_LABEL: usize = 63;
+/// Longest reverse- or forward-path in octets, angle brackets included (RFC 5321 4.5.3.1.3).
+pub const MAX_PATH: usize = 256;
+
+// ---------------------------------------------------------------------------------------------
+// Character classes, as lookup tables: these run on every byte of every path.
+
+/// Builds a 256-entry lookup table from a `const fn(u8) -> bool`.
+macro_rules! class_table {
+    ($f:ident) => {{
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = $f(i as u8);
+            i += 1;
+        }
+        t
+    }};
+}
+
+/// RFC 5322 `atext`, plus `UTF8-non-ascii` octets (RFC 6531 3.3); UTF-8 validity is checked on
+/// the whole local part afterwards.
+const fn atext(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+        )
+        || b >= 0x80
+}
+
+/// RFC 5321 `qtextSMTP` (%d32-33 / %d35-91 / %d93-126) plus `UTF8-non-ascii` (RFC 6531).
+const fn qtext(b: u8) -> bool {
+    matches!(b, 32..=33 | 35..=91 | 93..=126) || b >= 0x80
+}
+
+/// Octets that may appear in a domain run; label rules are checked afterwards.
+const fn domain_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') || b >= 0x80
+}
+
+const ATEXT: [bool; 256] = class_table!(atext);
+const QTEXT: [bool; 256] = class_table!(qtext);
+const DOMAIN: [bool; 256] = class_table!(domain_byte);
+
+#[inline]
+fn is_atext(b: u8) -> bool {
+    ATEXT[usize::from(b)]
+}
+#[inline]
+fn is_qtext(b: u8) -> bool {
+    QTEXT[usize::from(b)]
+}
+#[inline]
+fn is_domain_byte(b: u8) -> bool {
+    DOMAIN[usize::from(b)]
+}
+/// RFC 5321 `dcontent`: %d33-90 / %d94-126.
+#[inline]
+fn is_dcontent(b: u8) -> bool {
+    matches!(b, 33..=90 | 94..=126)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Internal parsers. nom runs on one complete line (`complete` combinators); values are sliced
+// out of the line with `Bytes::slice_ref`, so nothing is copied.
+
+type PResult<'a, T> = IResult<&'a [u8], T, ()>;
+
+/// Why an address did not parse, before it is given a [`PathRole`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddrError {
+    Syntax,
+    LocalPartTooLong,
+    DomainTooLong,
+}
+
+impl AddrError {
+    pub(crate) fn with_role(self, role: PathRole) -> ParseError {
+        match self {
+            AddrError::Syntax => ParseError::BadMailbox(role),
+            AddrError::LocalPartTooLong => ParseError::LocalPartTooLong(role),
+            AddrError::DomainTooLong => ParseError::DomainTooLong(role),
+        }
+    }
+}
+
+/// Whether `_` is allowed in domain labels (lenient HELO/EHLO arguments only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Underscore {
+    Reject,
+    Allow,
+}
+
+/// `Dot-string = Atom *("." Atom)`
+fn dot_string(i: &[u8]) -> PResult<'_, &[u8]> {
+    recognize(pair(
+        take_while1(is_atext),
+        many0_count(pair(char('.'), take_while1(is_atext))),
+    ))(i)
+}
+
+/// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE`, with `quoted-pairSMTP = %d92 %d32-126`.
+fn quoted_string(i: &[u8]) -> PResult<'_, &[u8]> {
+    recognize(delimited(
+        char('"'),
+        many0_count(alt((
+            take_while1(is_qtext),
+            recognize(pair(
+                char('\\'),
+                take_while_m_n(1, 1, |b: u8| (32..=126).contains(&b)),
+            )),
+        ))),
+        char('"'),
+    ))(i)
+}
+
+fn local_part(i: &[u8]) -> PResult<'_, &[u8]> {
+    alt((quoted_string, dot_string))(i)
+}
+
+/// Checks a whole domain: labels of letters, digits and inner hyphens (RFC 5321 `sub-domain`)
+/// or U-labels (RFC 6531), each 1..=63 octets, 255 in all.
+pub(crate) fn check_domain(d: &[u8], underscore: Underscore) -> Result<(), AddrError> {
+    if d.len() > MAX_DOMAIN {
+        return Err(AddrError::DomainTooLong);
+    }
+    if d.is_empty() {
+        return Err(AddrError::Syntax);
+    }
+    for label in d.split(|&b| b == b'.') {
+        let (Some(&first), Some(&last)) = (label.first(), label.last()) else {
+            return Err(AddrError::Syntax);
+        };
+        if label.len() > MAX_LABEL || first == b'-' || last == b'-' {
+            return Err(AddrError::Syntax);
+        }
+        let ok = label.iter().all(|&b| {
+            b.is_ascii_alphanumeric()
+                || b == b'-'
+                || b >= 0x80
+                || (b == b'_' && underscore == Underscore::Allow)
+        });
+        if !ok {
+            return Err(AddrError::Syntax);
+        }
+    }
+    if !d.is_ascii() && core::str::from_utf8(d).is_err() {
+        return Err(AddrError::Syntax);
+    }
+    Ok(())
+}
+
+/// `Ldh-str = *( ALPHA / DIGIT / "-" ) Let-dig`
+fn is_ldh_str(s: &[u8]) -> bool {
+    s.last().is_some_and(u8::is_ascii_alphanumeric)
+        && s.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The inside of `[...]` (RFC 5321 4.1.3).
+fn literal_content(line: &Bytes, c: &[u8]) -> Result<AddressLiteral, AddrError> {
+    let text = core::str::from_utf8(c).map_err(|_| AddrError::Syntax)?;
+    if c.len() >= 5 && c[..5].eq_ignore_ascii_case(b"IPv6:") {
+        let addr: Ipv6Addr = text[5..].parse().map_err(|_| AddrError::Syntax)?;
+        return Ok(AddressLiteral::Ipv6(addr));
+    }
+    if let Some(colon) = memchr::memchr(b':', c) {
+        let (tag, content) = (&c[..colon], &c[colon + 1..]);
+        if !is_ldh_str(tag) || content.is_empty() {
+            return Err(AddrError::Syntax);
+        }
+        return Ok(AddressLiteral::General {
+            tag: line.slice_ref(tag),
+            content: line.slice_ref(content),
+        });
+    }
+    let addr: Ipv4Addr = text.parse().map_err(|_| AddrError::Syntax)?;
+    Ok(AddressLiteral::Ipv4(addr))
+}
+
+/// `address-literal = "[" ( IPv4 / IPv6 / General ) "]"` at the start of `i`.
+fn address_literal<'a>(line: &Bytes, i: &'a [u8]) -> Result<(&'a [u8], AddressLiteral), AddrError> {
+    let (rest, content) = delimited(char::<_, ()>('['), take_while1(is_dcontent), char(']'))(i)
+        .map_err(|_| AddrError::Syntax)?;
+    Ok((rest, literal_content(line, content)?))
+}
+
+/// A domain or address literal at the start of `i`.
+fn host<'a>(
+    line: &Bytes,
+    i: &'a [u8],
+    underscore: Underscore,
+) -> Result<(&'a [u8], Host), AddrError> {
+    if i.first() == Some(&b'[') {
+        let (rest, lit) = address_literal(line, i)?;
+        return Ok((rest, Host::Literal(lit)));
+    }
+    let n = i
+        .iter()
+        .position(|&b| !is_domain_byte(b))
+        .unwrap_or(i.len());
+    let (d, rest) = i.split_at(n);
+    check_domain(d, underscore)?;
+    Ok((rest, Host::Domain(Domain(line.slice_ref(d)))))
+}
+
+/// `Mailbox = Local-part "@" ( Domain / address-literal )` at the start of `i`.
+pub(crate) fn mailbox<'a>(line: &Bytes, i: &'a [u8]) -> Result<(&'a [u8], Mailbox), AddrError> {
+    let (rest, local) = local_part(i).map_err(|_| AddrError::Syntax)?;
+    if !local.is_ascii() && core::str::from_utf8(local).is_err() {
+        return Err(AddrError::Syntax);
+    }
+    let rest = rest.strip_prefix(b"@").ok_or(AddrError::Syntax)?;
+    let (rest, host) = host(line, rest, Underscore::Reject)?;
+    if local.len() > MAX_LOCAL_PART {
+        return Err(AddrError::LocalPartTooLong);
+    }
+    Ok((
+        rest,
+        Mailbox {
+            local_part: LocalPart(line.slice_ref(local)),
+            host,
+        },
+    ))
+}
+
+/// `A-d-l ":"` (a source route, RFC 5321 4.1.2 and Appendix C) when `i` starts with `@`:
+/// checked, then dropped. Returns what follows the colon.
+fn skip_source_route(i: &[u8]) -> Result<&[u8], AddrError> {
+    let mut rest = i;
+    loop {
+        rest = rest.strip_prefix(b"@").ok_or(AddrError::Syntax)?;
+        let n = rest
+            .iter()
+            .position(|&b| !is_domain_byte(b))
+            .unwrap_or(rest.len());
+        let (d, tail) = rest.split_at(n);
+        check_domain(d, Underscore::Reject).map_err(|_| AddrError::Syntax)?;
+        match tail.split_first() {
+            Some((b',', more)) => rest = more,
+            Some((b':', more)) => return Ok(more),
+            _ => return Err(AddrError::Syntax),
+        }
+    }
+}
+
+/// A parsed path before it becomes a [`ReversePath`] or [`ForwardPath`].
+#[derive(Debug)]
+pub(crate) enum PathValue {
+    Null,
+    Postmaster,
+    Mailbox(Mailbox),
+}
+
+fn is_postmaster(s: &[u8]) -> bool {
+    s.eq_ignore_ascii_case(b"postmaster")
+}
+
+/// A `Reverse-path` / `Forward-path` at the start of `i` (the argument after `FROM:`/`TO:`).
+/// Returns the rest of the input after the path.
+pub(crate) fn path<'a>(
+    line: &Bytes,
+    i: &'a [u8],
+    role: PathRole,
+    syntax: PathSyntax,
+) -> Result<(&'a [u8], PathValue), ParseError> {
+    let bad = ParseError::BadMailbox(role);
+    if let Some(inner) = i.strip_prefix(b"<") {
+        if let Some(rest) = inner.strip_prefix(b">") {
+            return Ok((rest, PathValue::Null));
+        }
+        // `<Postmaster>` (4.1.1.3) has no domain and no source route.
+        if inner.len() > 10 && is_postmaster(&inner[..10]) && inner[10] == b'>' {
+            return Ok((&inner[11..], PathValue::Postmaster));
+        }
+        let after_route = if inner.first() == Some(&b'@') {
+            skip_source_route(inner).map_err(|e| e.with_role(role))?
+        } else {
+            inner
+        };
+        let (rest, mbox) = mailbox(line, after_route).map_err(|e| e.with_role(role))?;
+        let rest = rest.strip_prefix(b">").ok_or(bad)?;
+        if i.len() - rest.len() > MAX_PATH {
+            return Err(ParseError::PathTooLong);
+        }
+        return Ok((rest, PathValue::Mailbox(mbox)));
+    }
+    if syntax == PathSyntax::Strict {
+        return Err(ParseError::ArgumentSyntax);
+    }
+    // Lenient: a bare mailbox up to the next space, as Postfix accepts it.
+    let n = i
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(i.len());
+    let (token, rest) = i.split_at(n);
+    if token.is_empty() {
+        return Err(ParseError::ArgumentSyntax);
+    }
+    if is_postmaster(token) {
+        return Ok((rest, PathValue::Postmaster));
+    }
+    let (tail, mbox) = mailbox(line, token).map_err(|e| e.with_role(role))?;
+    if !tail.is_empty() {
+        return Err(bad);
+    }
+    if token.len() + 2 > MAX_PATH {
+        return Err(ParseError::PathTooLong);
+    }
+    Ok((rest, PathValue::Mailbox(mbox)))
+}
+
+/// The argument of HELO/EHLO/LHLO: the whole of `arg` is a domain or an address literal.
+pub(crate) fn helo_host(line: &Bytes, arg: &[u8], syntax: PathSyntax) -> Result<Host, ParseError> {
+    let underscore = match syntax {
+        PathSyntax::Strict => Underscore::Reject,
+        PathSyntax::Lenient => Underscore::Allow,
+    };
+    match host(line, arg, underscore) {
+        Ok(([], h)) => Ok(h),
+        _ => Err(ParseError::ArgumentSyntax),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public parse / write / Display
+
+impl Domain {
+    /// Parses a whole domain name. `_` in labels is accepted with [`PathSyntax::Lenient`].
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use smtp_proto::{Domain, ParseOptions};
+    /// let d = Domain::parse(&Bytes::from_static(b"mail.example.org"), &ParseOptions::default()).unwrap();
+    /// assert_eq!(d.to_string(), "mail.example.org");
+    /// ```
+    pub fn parse(input: &Bytes, opts: &ParseOptions) -> Result<Domain, ParseError> {
+        let underscore = match opts.path_syntax {
+            PathSyntax::Strict => Underscore::Reject,
+            PathSyntax::Lenient => Underscore::Allow,
+        };
+        check_domain(input, underscore).map_err(|_| ParseError::ArgumentSyntax)?;
+        Ok(Domain(input.clone()))
+    }
+
+    /// Appends the domain.
+    pub fn write(&self, out: &mut BytesMut) {
+        out.extend_from_slice(&self.0);
+    }
+}
+
+impl AddressLiteral {
+    /// Appends the literal with its brackets.
+    pub fn write(&self, out: &mut BytesMut) {
+        use core::fmt::Write as _;
+        let mut w = WriteBytes(out);
+        // Writing into a BytesMut cannot fail.
+        let _ = write!(w, "{self}");
+    }
+}
+
+impl Host {
+    /// Parses a whole HELO/EHLO argument: a domain or an address literal.
+    pub fn parse(input: &Bytes, opts: &ParseOptions) -> Result<Host, ParseError> {
+        helo_host(input, input, opts.path_syntax)
+    }
+
+    /// Appends the domain or the bracketed literal.
+    pub fn write(&self, out: &mut BytesMut) {
+        match self {
+            Host::Domain(d) => d.write(out),
+            Host::Literal(l) => l.write(out),
+        }
+    }
+
+    /// `true` for a domain with U-labels (needs SMTPUTF8).
+    pub fn is_utf8(&self) -> bool {
+        matches!(self, Host::Domain(d) if d.is_utf8())
+    }
+}
+
+impl Mailbox {
+    /// Parses a whole mailbox (`local@domain`, no angle brackets). Errors carry
+    /// [`PathRole::Recipient`].
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use smtp_proto::{Mailbox, ParseOptions};
+    /// let m = Mailbox::parse(&Bytes::from_static(b"\"john doe\"@[IPv6:2001:db8::1]"), &ParseOptions::default()).unwrap();
+    /// assert!(m.local_part().is_quoted());
+    /// assert_eq!(m.to_string(), "\"john doe\"@[IPv6:2001:db8::1]");
+    /// ```
+    pub fn parse(input: &Bytes, _opts: &ParseOptions) -> Result<Mailbox, ParseError> {
+        let role = PathRole::Recipient;
+        match mailbox(input, input) {
+            Ok(([], m)) => Ok(m),
+            Ok(_) => Err(ParseError::BadMailbox(role)),
+            Err(e) => Err(e.with_role(role)),
+        }
+    }
+
+    /// Appends `local@host`.
+    pub fn write(&self, out: &mut BytesMut) {
+        out.extend_from_slice(&self.local_part.0);
+        out.put_u8(b'@');
+        self.host.write(out);
+    }
+
+    /// The number of octets [`Mailbox::write`] appends for a domain host.
+    fn wire_len_hint(&self) -> usize {
+        self.local_part.0.len()
+            + 1
+            + match &self.host {
+                Host::Domain(d) => d.0.len(),
+                Host::Literal(_) => 48,
+            }
+    }
+}
+
+impl ReversePath {
+    /// Parses a whole reverse-path: `<>` or `<mailbox>` (source routes dropped); with
+    /// [`PathSyntax::Lenient`] also a bare mailbox.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use smtp_proto::{ParseOptions, ReversePath};
+    /// let opts = ParseOptions::default();
+    /// assert_eq!(ReversePath::parse(&Bytes::from_static(b"<>"), &opts), Ok(ReversePath::Null));
+    /// let p = ReversePath::parse(&Bytes::from_static(b"<@relay.example:joe@example.org>"), &opts).unwrap();
+    /// assert_eq!(p.to_string(), "<joe@example.org>");
+    /// ```
+    pub fn parse(input: &Bytes, opts: &ParseOptions) -> Result<ReversePath, ParseError> {
+        let role = PathRole::Sender;
+        match path(input, input, role, opts.path_syntax)? {
+            (rest, _) if !rest.is_empty() => Err(ParseError::BadMailbox(role)),
+            (_, PathValue::Null) => Ok(ReversePath::Null),
+            (_, PathValue::Mailbox(m)) => Ok(ReversePath::Mailbox(m)),
+            (_, PathValue::Postmaster) => Err(ParseError::BadMailbox(role)),
+        }
+    }
+
+    /// Appends `<>` or `<mailbox>`.
+    pub fn write(&self, out: &mut BytesMut) {
+        match self {
+            ReversePath::Null => out.extend_from_slice(b"<>"),
+            ReversePath::Mailbox(m) => {
+                out.reserve(m.wire_len_hint() + 2);
+                out.put_u8(b'<');
+                m.write(out);
+                out.put_u8(b'>');
+            }
+        }
+    }
+
+    /// The mailbox, unless this is the null path.
+    pub fn mailbox(&self) -> Option<&Mailbox> {
+        match self {
+            ReversePath::Null => None,
+            ReversePath::Mailbox(m) => Some(m),
+        }
+    }
+}
+
+impl ForwardPath {
+    /// Parses a whole forward-path: `<Postmaster>` (any case) or `<mailbox>` (source routes
+    /// dropped); with [`PathSyntax::Lenient`] also a bare mailbox. `<>` is an error.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use smtp_proto::{ForwardPath, ParseOptions};
+    /// let opts = ParseOptions::default();
+    /// assert_eq!(ForwardPath::parse(&Bytes::from_static(b"<POSTMASTER>"), &opts), Ok(ForwardPath::Postmaster));
+    /// assert!(ForwardPath::parse(&Bytes::from_static(b"<>"), &opts).is_err());
+    /// ```
+    pub fn parse(input: &Bytes, opts: &ParseOptions) -> Result<ForwardPath, ParseError> {
+        let role = PathRole::Recipient;
+        match path(input, input, role, opts.path_syntax)? {
+            (rest, _) if !rest.is_empty() => Err(ParseError::BadMailbox(role)),
+            (_, PathValue::Null) => Err(ParseError::BadMailbox(role)),
+            (_, PathValue::Mailbox(m)) => Ok(ForwardPath::Mailbox(m)),
+            (_, PathValue::Postmaster) => Ok(ForwardPath::Postmaster),
+        }
+    }
+
+    /// Appends `<Postmaster>` or `<mailbox>`.
+    pub fn write(&self, out: &mut BytesMut) {
+        match self {
+            ForwardPath::Postmaster => out.extend_from_slice(b"<Postmaster>"),
+            ForwardPath::Mailbox(m) => {
+                out.reserve(m.wire_len_hint() + 2);
+                out.put_u8(b'<');
+                m.write(out);
+                out.put_u8(b'>');
+            }
+        }
+    }
+
+    /// The mailbox, unless this is `<Postmaster>`.
+    pub fn mailbox(&self) -> Option<&Mailbox> {
+        match self {
+            ForwardPath::Postmaster => None,
+            ForwardPath::Mailbox(m) => Some(m),
+        }
+    }
+}
+
+/// `fmt::Write` into a `BytesMut`.
+struct WriteBytes<'a>(&'a mut BytesMut);
+
+impl fmt::Write for WriteBytes<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Parsed values are valid UTF-8; anything else (a hand-built value) is shown lossily.
+fn write_lossy(f: &mut fmt::Formatter<'_>, b: &[u8]) -> fmt::Result {
+    for chunk in b.utf8_chunks() {
+        f.write_str(chunk.valid())?;
+        if !chunk.invalid().is_empty() {
+            f.write_str("\u{FFFD}")?;
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for Domain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_lossy(f, &self.0)
+    }
+}
+
+impl fmt::Display for AddressLiteral {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddressLiteral::Ipv4(a) => write!(f, "[{a}]"),
+            AddressLiteral::Ipv6(a) => write!(f, "[IPv6:{a}]"),
+            AddressLiteral::General { tag, content } => {
+                f.write_str("[")?;
+                write_lossy(f, tag)?;
+                f.write_str(":")?;
+                write_lossy(f, content)?;
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Domain(d) => d.fmt(f),
+            Host::Literal(l) => l.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for LocalPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_lossy(f, &self.0)
+    }
+}
+
+impl fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.local_part, self.host)
+    }
+}
+
+impl fmt::Display for ReversePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReversePath::Null => f.write_str("<>"),
+            ReversePath::Mailbox(m) => write!(f, "<{m}>"),
+        }
+    }
+}
+
+impl fmt::Display for ForwardPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ForwardPath::Postmaster => f.write_str("<Postmaster>"),
+            ForwardPath::Mailbox(m) => write!(f, "<{m}>"),
+        }
     }
 }

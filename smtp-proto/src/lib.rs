@@ -9,6 +9,9 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod __fuzz;
 pub mod address;
 pub mod command;
 pub mod ehlo;
@@ -20,14 +23,15 @@ mod secret;
 mod status;
 mod time;
 pub mod trace;
+pub mod xtext;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
 pub use command::{Command, MailParams, RcptParams};
-pub use ehlo::{Capabilities, EhloKeyword};
+pub use ehlo::{Capabilities, EhloError, EhloKeyword};
 pub use error::{ParseError, PathRole, ReplyError};
 pub use options::{LineEnding, ParseOptions, PathSyntax};
 pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyCode, ReplyLimits, ReplyLine, ReplyParser};
-pub use sasl::Mechanism;
+pub use sasl::{Credentials, Mechanism, SaslError};
 pub use secret::Secret;
 pub use status::Status;
 pub use time::Instant;

@@ -1,6 +1,11 @@
 //! SMTP commands: the [`Command`] enum, its parser and its writer.
 
 mod params;
+mod parse;
+mod write;
+
+#[cfg(test)]
+mod tests;
 
 use alloc::vec::Vec;
 use bytes::Bytes;

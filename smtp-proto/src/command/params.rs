@@ -1,7 +1,11 @@
 //! ESMTP parameters of MAIL and RCPT (RFC 5321 4.1.2 `Mail-parameters` / `Rcpt-parameters`).
 
 use alloc::vec::Vec;
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::ParseError;
+use crate::options::{ParseOptions, PathSyntax};
+use crate::xtext;
 
 /// `BODY=` (RFC 6152, RFC 3030).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -162,4 +166,625 @@ pub struct RcptParams {
     pub conneg: bool,
     /// Parameters this crate does not know.
     pub unknown: Vec<UnknownParam>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+/// Splits `rest` (what follows the path: empty, or `SP param SP param...`) into parameters and
+/// hands each one, as `(keyword, value)`, to `f`. Syntax per RFC 5321 4.1.2:
+///
+/// ```text
+/// esmtp-param   = esmtp-keyword ["=" esmtp-value]
+/// esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+/// esmtp-value   = 1*(%d33-60 / %d62-126 / UTF8-non-ascii)   ; RFC 6531 3.3
+/// ```
+///
+/// Strict syntax wants exactly one SP before each parameter; lenient syntax takes any run of
+/// SP / TAB (trailing white space is stripped from the line before this runs).
+fn for_each_param<'a>(
+    rest: &'a [u8],
+    syntax: PathSyntax,
+    mut f: impl FnMut(&'a [u8], Option<&'a [u8]>) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
+    let mut rest = rest;
+    while !rest.is_empty() {
+        let sep = match syntax {
+            PathSyntax::Strict => usize::from(rest.first() == Some(&b' ')),
+            PathSyntax::Lenient => rest
+                .iter()
+                .position(|&b| b != b' ' && b != b'\t')
+                .unwrap_or(rest.len()),
+        };
+        if sep == 0 {
+            return Err(ParseError::ArgumentSyntax);
+        }
+        rest = &rest[sep..];
+        let end = memchr::memchr2(b' ', b'\t', rest).unwrap_or(rest.len());
+        let (token, tail) = rest.split_at(end);
+        rest = tail;
+        if token.is_empty() {
+            // Two separators in a row (strict syntax).
+            return Err(ParseError::ArgumentSyntax);
+        }
+        let (keyword, value) = match memchr::memchr(b'=', token) {
+            Some(eq) => (&token[..eq], Some(&token[eq + 1..])),
+            None => (token, None),
+        };
+        if !is_esmtp_keyword(keyword) {
+            return Err(ParseError::InvalidParameter);
+        }
+        if let Some(v) = value {
+            // base64 padding of MTRK (RFC 3885) is the one place where `=` occurs in a value.
+            let allow_eq = keyword.eq_ignore_ascii_case(b"MTRK");
+            if !is_esmtp_value(v, allow_eq) {
+                return Err(ParseError::InvalidParameter);
+            }
+        }
+        f(keyword, value)?;
+    }
+    Ok(())
+}
+
+fn is_esmtp_keyword(k: &[u8]) -> bool {
+    k.first().is_some_and(u8::is_ascii_alphanumeric)
+        && k.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn is_esmtp_value(v: &[u8], allow_eq: bool) -> bool {
+    !v.is_empty()
+        && v.iter()
+            .all(|&b| matches!(b, 33..=60 | 62..=126) || b >= 0x80 || (allow_eq && b == b'='))
+        && (v.is_ascii() || core::str::from_utf8(v).is_ok())
+}
+
+/// Stores a parameter once; a repeated parameter is an error.
+fn set_once<T>(slot: &mut Option<T>, value: T) -> Result<(), ParseError> {
+    if slot.is_some() {
+        return Err(ParseError::InvalidParameter);
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// A flag parameter (no value), once.
+fn set_flag(flag: &mut bool, value: Option<&[u8]>) -> Result<(), ParseError> {
+    if *flag || value.is_some() {
+        return Err(ParseError::InvalidParameter);
+    }
+    *flag = true;
+    Ok(())
+}
+
+fn required(value: Option<&[u8]>) -> Result<&[u8], ParseError> {
+    value.ok_or(ParseError::InvalidParameter)
+}
+
+/// `1*DIGIT`, saturating at `u64::MAX` (so that a huge SIZE gets 552, not 501).
+pub(crate) fn digits_saturating(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |n, &d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
+}
+
+/// `1*9DIGIT` (no saturation needed).
+fn digits9(v: &[u8]) -> Option<u64> {
+    if v.len() > 9 {
+        return None;
+    }
+    digits_saturating(v)
+}
+
+/// RFC 3339 `date-time`: `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`.
+pub(crate) fn is_date_time(v: &[u8]) -> bool {
+    fn num(s: &[u8], max: u32) -> Option<&[u8]> {
+        let (d, rest) = (s.get(..2)?, s.get(2..)?);
+        let n = digits_saturating(d)?;
+        (n <= u64::from(max)).then_some(rest)
+    }
+    fn lit(s: &[u8], c: u8) -> Option<&[u8]> {
+        match s.split_first() {
+            Some((&b, rest)) if b.eq_ignore_ascii_case(&c) => Some(rest),
+            _ => None,
+        }
+    }
+    let parse = || -> Option<()> {
+        let year = v.get(..4)?;
+        digits_saturating(year)?;
+        let s = lit(v.get(4..)?, b'-')?;
+        let s = lit(num(s, 12)?, b'-')?;
+        let s = lit(num(s, 31)?, b'T')?;
+        let s = lit(num(s, 23)?, b':')?;
+        let s = lit(num(s, 59)?, b':')?;
+        let mut s = num(s, 60)?;
+        if let Some(frac) = s.strip_prefix(b".") {
+            let n = frac.iter().take_while(|b| b.is_ascii_digit()).count();
+            if n == 0 {
+                return None;
+            }
+            s = &frac[n..];
+        }
+        match s.split_first()? {
+            (b'Z' | b'z', []) => Some(()),
+            (b'+' | b'-', off) => {
+                let s = lit(num(off, 23)?, b':')?;
+                num(s, 59)?.is_empty().then_some(())
+            }
+            _ => None,
+        }
+    };
+    parse().is_some()
+}
+
+fn parse_body(v: &[u8]) -> Result<BodyType, ParseError> {
+    if v.eq_ignore_ascii_case(b"8BITMIME") {
+        Ok(BodyType::EightBitMime)
+    } else if v.eq_ignore_ascii_case(b"7BIT") {
+        Ok(BodyType::SevenBit)
+    } else if v.eq_ignore_ascii_case(b"BINARYMIME") {
+        Ok(BodyType::BinaryMime)
+    } else {
+        Err(ParseError::InvalidParameter)
+    }
+}
+
+fn parse_ret(v: &[u8]) -> Result<DsnReturn, ParseError> {
+    if v.eq_ignore_ascii_case(b"FULL") {
+        Ok(DsnReturn::Full)
+    } else if v.eq_ignore_ascii_case(b"HDRS") {
+        Ok(DsnReturn::Headers)
+    } else {
+        Err(ParseError::InvalidParameter)
+    }
+}
+
+/// `priority-value = (["-"] NZDIGIT) / "0"` (RFC 6710 10).
+fn parse_mt_priority(v: &[u8]) -> Result<i8, ParseError> {
+    match v {
+        [b'0'] => Ok(0),
+        [d @ b'1'..=b'9'] => Ok((d - b'0') as i8),
+        [b'-', d @ b'1'..=b'9'] => Ok(-((d - b'0') as i8)),
+        _ => Err(ParseError::InvalidParameter),
+    }
+}
+
+/// `future-release-integer = %x31-39 *8DIGIT` (RFC 4865 3).
+fn parse_holdfor(v: &[u8]) -> Result<u64, ParseError> {
+    match v.first() {
+        Some(b'1'..=b'9') => digits9(v).ok_or(ParseError::InvalidParameter),
+        _ => Err(ParseError::InvalidParameter),
+    }
+}
+
+/// `by-value = by-time ";" by-mode [by-trace]`, `by-time = ["-" / "+"] 1*9digit` (RFC 2852 4).
+fn parse_by(v: &[u8]) -> Result<DeliverBy, ParseError> {
+    let bad = ParseError::InvalidParameter;
+    let semi = memchr::memchr(b';', v).ok_or(bad.clone())?;
+    let (time, mode) = (&v[..semi], &v[semi + 1..]);
+    let (negative, digits) = match time.split_first() {
+        Some((b'-', d)) => (true, d),
+        Some((b'+', d)) => (false, d),
+        _ => (false, time),
+    };
+    let n = digits9(digits).ok_or(bad.clone())? as i64;
+    let time = if negative { -n } else { n };
+    let (mode, trace) = match mode {
+        [m] => (m, false),
+        [m, b'T' | b't'] => (m, true),
+        _ => return Err(bad),
+    };
+    let mode = match mode {
+        b'N' | b'n' => ByMode::Notify,
+        b'R' | b'r' => ByMode::Return,
+        _ => return Err(bad),
+    };
+    Ok(DeliverBy { time, mode, trace })
+}
+
+/// `mtrk-certifier [":" mtrk-timeout]`, certifier base64, timeout `1*9DIGIT` (RFC 3885 3).
+fn parse_mtrk(line: &Bytes, v: &[u8]) -> Result<Mtrk, ParseError> {
+    let (cert, timeout) = match memchr::memchr(b':', v) {
+        Some(c) => (&v[..c], Some(&v[c + 1..])),
+        None => (v, None),
+    };
+    let is_b64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    if cert.is_empty() || !cert.iter().all(is_b64) {
+        return Err(ParseError::InvalidParameter);
+    }
+    let timeout = match timeout {
+        Some(t) => Some(digits9(t).ok_or(ParseError::InvalidParameter)?),
+        None => None,
+    };
+    Ok(Mtrk {
+        certifier: line.slice_ref(cert),
+        timeout,
+    })
+}
+
+/// `Solicitation-keywords = word *("," word)`, `word = ALPHA *("." / "-" / "_" / ":" / ALPHA /
+/// DIGIT)` (RFC 3865 2.3).
+fn is_solicit(v: &[u8]) -> bool {
+    v.split(|&b| b == b',').all(|w| {
+        w.first().is_some_and(u8::is_ascii_alphabetic)
+            && w.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
+    })
+}
+
+/// `NOTIFY="NEVER" / 1#("SUCCESS" / "FAILURE" / "DELAY")` (RFC 3461 4.1).
+fn parse_notify(v: &[u8]) -> Result<Notify, ParseError> {
+    if v.eq_ignore_ascii_case(b"NEVER") {
+        return Ok(Notify::Never);
+    }
+    let (mut success, mut failure, mut delay) = (false, false, false);
+    for item in v.split(|&b| b == b',') {
+        let slot = if item.eq_ignore_ascii_case(b"SUCCESS") {
+            &mut success
+        } else if item.eq_ignore_ascii_case(b"FAILURE") {
+            &mut failure
+        } else if item.eq_ignore_ascii_case(b"DELAY") {
+            &mut delay
+        } else {
+            return Err(ParseError::InvalidParameter);
+        };
+        *slot = true;
+    }
+    Ok(Notify::On {
+        success,
+        failure,
+        delay,
+    })
+}
+
+/// `addr-type ";" xtext` (RFC 3461 4.2). With the `utf-8` address type of RFC 6533 the
+/// address may also hold raw UTF-8 (`utf-8-addr-unitext`), which is passed through.
+fn parse_orcpt(line: &Bytes, v: &[u8]) -> Result<Orcpt, ParseError> {
+    let bad = ParseError::InvalidParameter;
+    let semi = memchr::memchr(b';', v).ok_or(bad.clone())?;
+    let (addr_type, address) = (&v[..semi], &v[semi + 1..]);
+    // addr-type = atom (RFC 5322 atext)
+    let atext = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(b);
+    if addr_type.is_empty() || !addr_type.iter().all(atext) || address.is_empty() {
+        return Err(bad);
+    }
+    let raw = line.slice_ref(address);
+    let utf8_ok = addr_type.eq_ignore_ascii_case(b"utf-8");
+    let address = xtext::decode_inner(&raw, utf8_ok).map_err(|_| bad)?;
+    Ok(Orcpt {
+        addr_type: line.slice_ref(addr_type),
+        address,
+    })
+}
+
+/// `RRVS=date-time [";" ("C" / "R")]` (RFC 7293 3.1).
+fn parse_rrvs(line: &Bytes, v: &[u8]) -> Result<Rrvs, ParseError> {
+    let (time, action) = match memchr::memchr(b';', v) {
+        Some(s) => (&v[..s], Some(&v[s + 1..])),
+        None => (v, None),
+    };
+    if !is_date_time(time) {
+        return Err(ParseError::InvalidParameter);
+    }
+    let action = match action {
+        None => None,
+        Some(b"C" | b"c") => Some(RrvsAction::Continue),
+        Some(b"R" | b"r") => Some(RrvsAction::Reject),
+        Some(_) => return Err(ParseError::InvalidParameter),
+    };
+    Ok(Rrvs {
+        time: line.slice_ref(time),
+        action,
+    })
+}
+
+fn xtext_value(line: &Bytes, v: &[u8]) -> Result<Bytes, ParseError> {
+    xtext::decode(&line.slice_ref(v)).map_err(|_| ParseError::InvalidParameter)
+}
+
+fn unknown(line: &Bytes, keyword: &[u8], value: Option<&[u8]>) -> UnknownParam {
+    UnknownParam {
+        keyword: line.slice_ref(keyword),
+        value: value.map(|v| line.slice_ref(v)),
+    }
+}
+
+impl MailParams {
+    /// `true` when no parameter was given.
+    pub fn is_empty(&self) -> bool {
+        *self == MailParams::default()
+    }
+
+    /// Parses MAIL parameters: `param *(SP param)` without a leading space, e.g.
+    /// `SIZE=1000 BODY=8BITMIME`. Keywords are case-insensitive; a repeated known parameter
+    /// or a malformed value is [`ParseError::InvalidParameter`]; unknown ones go to
+    /// [`MailParams::unknown`].
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use smtp_proto::{MailParams, ParseOptions};
+    /// let p = MailParams::parse(&Bytes::from_static(b"size=99999999999999999999999 BODY=8BITMIME"), &ParseOptions::default()).unwrap();
+    /// assert_eq!(p.size, Some(u64::MAX));
+    /// ```
+    pub fn parse(input: &Bytes, opts: &ParseOptions) -> Result<MailParams, ParseError> {
+        if input.is_empty() {
+            return Ok(MailParams::default());
+        }
+        let mut with_sp = BytesMut::with_capacity(input.len() + 1);
+        with_sp.put_u8(b' ');
+        with_sp.extend_from_slice(input);
+        let line = with_sp.freeze();
+        Self::parse_after_path(&line, &line, opts.path_syntax)
+    }
+
+    /// Parses what follows the reverse-path in a MAIL line (empty or starting with SP).
+    pub(crate) fn parse_after_path(
+        line: &Bytes,
+        rest: &[u8],
+        syntax: PathSyntax,
+    ) -> Result<MailParams, ParseError> {
+        let mut p = MailParams::default();
+        for_each_param(rest, syntax, |k, v| {
+            // Dispatch on length first: one compare per known keyword at most.
+            match k.len() {
+                4 if k.eq_ignore_ascii_case(b"SIZE") => {
+                    let n = digits_saturating(required(v)?).ok_or(ParseError::InvalidParameter)?;
+                    set_once(&mut p.size, n)
+                }
+                4 if k.eq_ignore_ascii_case(b"BODY") => {
+                    set_once(&mut p.body, parse_body(required(v)?)?)
+                }
+                8 if k.eq_ignore_ascii_case(b"SMTPUTF8") => set_flag(&mut p.smtputf8, v),
+                3 if k.eq_ignore_ascii_case(b"RET") => {
+                    set_once(&mut p.ret, parse_ret(required(v)?)?)
+                }
+                5 if k.eq_ignore_ascii_case(b"ENVID") => {
+                    set_once(&mut p.envid, xtext_value(line, required(v)?)?)
+                }
+                4 if k.eq_ignore_ascii_case(b"AUTH") => {
+                    set_once(&mut p.auth, xtext_value(line, required(v)?)?)
+                }
+                10 if k.eq_ignore_ascii_case(b"REQUIRETLS") => set_flag(&mut p.requiretls, v),
+                11 if k.eq_ignore_ascii_case(b"MT-PRIORITY") => {
+                    set_once(&mut p.mt_priority, parse_mt_priority(required(v)?)?)
+                }
+                7 if k.eq_ignore_ascii_case(b"HOLDFOR") => {
+                    let n = parse_holdfor(required(v)?)?;
+                    set_once(&mut p.future_release, FutureRelease::For(n))
+                }
+                9 if k.eq_ignore_ascii_case(b"HOLDUNTIL") => {
+                    let t = required(v)?;
+                    if !is_date_time(t) {
+                        return Err(ParseError::InvalidParameter);
+                    }
+                    set_once(
+                        &mut p.future_release,
+                        FutureRelease::Until(line.slice_ref(t)),
+                    )
+                }
+                2 if k.eq_ignore_ascii_case(b"BY") => set_once(&mut p.by, parse_by(required(v)?)?),
+                4 if k.eq_ignore_ascii_case(b"MTRK") => {
+                    set_once(&mut p.mtrk, parse_mtrk(line, required(v)?)?)
+                }
+                7 if k.eq_ignore_ascii_case(b"SOLICIT") => {
+                    let s = required(v)?;
+                    if !is_solicit(s) {
+                        return Err(ParseError::InvalidParameter);
+                    }
+                    set_once(&mut p.solicit, line.slice_ref(s))
+                }
+                7 if k.eq_ignore_ascii_case(b"CONPERM") => set_flag(&mut p.conperm, v),
+                _ => {
+                    p.unknown.push(unknown(line, k, v));
+                    Ok(())
+                }
+            }
+        })?;
+        Ok(p)
+    }
+
+    /// Appends every parameter, each preceded by a space, in a fixed order (known ones first,
+    /// then unknown ones as given). Values are xtext-encoded where the RFC says so.
+    pub fn write(&self, out: &mut BytesMut) {
+        if let Some(n) = self.size {
+            out.extend_from_slice(b" SIZE=");
+            write_u64(out, n);
+        }
+        if let Some(b) = self.body {
+            out.extend_from_slice(match b {
+                BodyType::SevenBit => b" BODY=7BIT",
+                BodyType::EightBitMime => b" BODY=8BITMIME",
+                BodyType::BinaryMime => b" BODY=BINARYMIME",
+            });
+        }
+        if self.smtputf8 {
+            out.extend_from_slice(b" SMTPUTF8");
+        }
+        if let Some(r) = self.ret {
+            out.extend_from_slice(match r {
+                DsnReturn::Full => b" RET=FULL",
+                DsnReturn::Headers => b" RET=HDRS",
+            });
+        }
+        if let Some(e) = &self.envid {
+            out.extend_from_slice(b" ENVID=");
+            xtext::encode_into(e, out);
+        }
+        if let Some(a) = &self.auth {
+            out.extend_from_slice(b" AUTH=");
+            xtext::encode_into(a, out);
+        }
+        if self.requiretls {
+            out.extend_from_slice(b" REQUIRETLS");
+        }
+        if let Some(p) = self.mt_priority {
+            out.extend_from_slice(b" MT-PRIORITY=");
+            if p < 0 {
+                out.put_u8(b'-');
+            }
+            write_u64(out, u64::from(p.unsigned_abs()));
+        }
+        match &self.future_release {
+            Some(FutureRelease::For(n)) => {
+                out.extend_from_slice(b" HOLDFOR=");
+                write_u64(out, *n);
+            }
+            Some(FutureRelease::Until(t)) => {
+                out.extend_from_slice(b" HOLDUNTIL=");
+                out.extend_from_slice(t);
+            }
+            None => {}
+        }
+        if let Some(by) = &self.by {
+            out.extend_from_slice(b" BY=");
+            if by.time < 0 {
+                out.put_u8(b'-');
+            }
+            write_u64(out, by.time.unsigned_abs());
+            out.extend_from_slice(match (by.mode, by.trace) {
+                (ByMode::Notify, false) => b";N",
+                (ByMode::Notify, true) => b";NT",
+                (ByMode::Return, false) => b";R",
+                (ByMode::Return, true) => b";RT",
+            });
+        }
+        if let Some(m) = &self.mtrk {
+            out.extend_from_slice(b" MTRK=");
+            out.extend_from_slice(&m.certifier);
+            if let Some(t) = m.timeout {
+                out.put_u8(b':');
+                write_u64(out, t);
+            }
+        }
+        if let Some(s) = &self.solicit {
+            out.extend_from_slice(b" SOLICIT=");
+            out.extend_from_slice(s);
+        }
+        if self.conperm {
+            out.extend_from_slice(b" CONPERM");
+        }
+        write_unknown(&self.unknown, out);
+    }
+}
+
+impl RcptParams {
+    /// `true` when no parameter was given.
+    pub fn is_empty(&self) -> bool {
+        *self == RcptParams::default()
+    }
+
+    /// Parses RCPT parameters: `param *(SP param)` without a leading space, e.g.
+    /// `NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@b`. Rules as for [`MailParams::parse`].
+    pub fn parse(input: &Bytes, opts: &ParseOptions) -> Result<RcptParams, ParseError> {
+        if input.is_empty() {
+            return Ok(RcptParams::default());
+        }
+        let mut with_sp = BytesMut::with_capacity(input.len() + 1);
+        with_sp.put_u8(b' ');
+        with_sp.extend_from_slice(input);
+        let line = with_sp.freeze();
+        Self::parse_after_path(&line, &line, opts.path_syntax)
+    }
+
+    /// Parses what follows the forward-path in a RCPT line (empty or starting with SP).
+    pub(crate) fn parse_after_path(
+        line: &Bytes,
+        rest: &[u8],
+        syntax: PathSyntax,
+    ) -> Result<RcptParams, ParseError> {
+        let mut p = RcptParams::default();
+        for_each_param(rest, syntax, |k, v| match k.len() {
+            6 if k.eq_ignore_ascii_case(b"NOTIFY") => {
+                set_once(&mut p.notify, parse_notify(required(v)?)?)
+            }
+            5 if k.eq_ignore_ascii_case(b"ORCPT") => {
+                set_once(&mut p.orcpt, parse_orcpt(line, required(v)?)?)
+            }
+            4 if k.eq_ignore_ascii_case(b"RRVS") => {
+                set_once(&mut p.rrvs, parse_rrvs(line, required(v)?)?)
+            }
+            6 if k.eq_ignore_ascii_case(b"CONNEG") => set_flag(&mut p.conneg, v),
+            _ => {
+                p.unknown.push(unknown(line, k, v));
+                Ok(())
+            }
+        })?;
+        Ok(p)
+    }
+
+    /// Appends every parameter, each preceded by a space.
+    pub fn write(&self, out: &mut BytesMut) {
+        match self.notify {
+            Some(Notify::Never) => out.extend_from_slice(b" NOTIFY=NEVER"),
+            Some(Notify::On {
+                success,
+                failure,
+                delay,
+            }) => {
+                out.extend_from_slice(b" NOTIFY=");
+                let mut first = true;
+                for (on, name) in [
+                    (success, &b"SUCCESS"[..]),
+                    (failure, b"FAILURE"),
+                    (delay, b"DELAY"),
+                ] {
+                    if on {
+                        if !first {
+                            out.put_u8(b',');
+                        }
+                        out.extend_from_slice(name);
+                        first = false;
+                    }
+                }
+            }
+            None => {}
+        }
+        if let Some(o) = &self.orcpt {
+            out.extend_from_slice(b" ORCPT=");
+            out.extend_from_slice(&o.addr_type);
+            out.put_u8(b';');
+            xtext::encode_into(&o.address, out);
+        }
+        if let Some(r) = &self.rrvs {
+            out.extend_from_slice(b" RRVS=");
+            out.extend_from_slice(&r.time);
+            match r.action {
+                Some(RrvsAction::Continue) => out.extend_from_slice(b";C"),
+                Some(RrvsAction::Reject) => out.extend_from_slice(b";R"),
+                None => {}
+            }
+        }
+        if self.conneg {
+            out.extend_from_slice(b" CONNEG");
+        }
+        write_unknown(&self.unknown, out);
+    }
+}
+
+fn write_unknown(params: &[UnknownParam], out: &mut BytesMut) {
+    for u in params {
+        out.put_u8(b' ');
+        out.extend_from_slice(&u.keyword);
+        if let Some(v) = &u.value {
+            out.put_u8(b'=');
+            out.extend_from_slice(v);
+        }
+    }
+}
+
+/// Appends a decimal number without allocating.
+pub(crate) fn write_u64(out: &mut BytesMut, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }

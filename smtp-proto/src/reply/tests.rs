@@ -161,3 +161,22 @@ fn standard_replies_are_valid_single_lines() {
         assert_eq!(back, r);
     }
 }
+
+/// Regression (fuzz target `reply`): `wire_len` counted a separator and a space that `write`
+/// leaves out for a bare code (`354\r\n`) and for an enhanced code without text.
+#[test]
+fn wire_len_matches_write_for_bare_code_and_empty_text() {
+    let src = b"354\r\n220 \r\n250-\r\n250 2.0.0\r\n";
+    let buf = Bytes::from_static(src);
+    let mut pos = 0;
+    while pos < buf.len() {
+        let Ok(Status::Complete((r, used))) = Reply::parse(&buf.slice(pos..)) else {
+            panic!("no reply at {pos}")
+        };
+        assert_eq!(r.wire_len(), wire(&r).len(), "{r:?}");
+        pos += used;
+    }
+    let r = Reply::new(ReplyCode::OK, Some(EnhancedCode::OK), "");
+    assert_eq!(&wire(&r)[..], b"250 2.0.0\r\n");
+    assert_eq!(r.wire_len(), 11);
+}
