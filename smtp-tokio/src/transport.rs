@@ -49,11 +49,6 @@ impl Transport {
             Transport::Tls(_) => Err(io::Error::other("TLS requested on a TLS stream")),
         }
     }
-
-    /// Whether the stream is encrypted.
-    pub(crate) fn is_tls(&self) -> bool {
-        matches!(self, Transport::Tls(_))
-    }
 }
 
 /// Builds a TLS acceptor from the user's configuration.

@@ -8,12 +8,11 @@ use bytes::{Bytes, BytesMut};
 use smtp_proto::server::{CloseReason, Event, Session, TlsInfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
 
 use super::handler::{Decision, Handler};
 use super::Phase;
 use crate::timer::{Clock, Timer};
-use crate::transport::{Negotiated, Transport};
+use crate::transport::{self, Negotiated, Transport};
 use crate::Error;
 
 /// Adapter settings a connection needs.
@@ -22,7 +21,8 @@ pub(crate) struct Settings {
     pub(crate) read_chunk: usize,
     pub(crate) write_timeout: Duration,
     pub(crate) tls_handshake_timeout: Duration,
-    pub(crate) acceptor: Option<TlsAcceptor>,
+    /// STARTTLS and implicit TLS; `None`: no TLS.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Turns what rustls negotiated into the core's [`TlsInfo`].
@@ -239,7 +239,7 @@ impl Connection<'_> {
     }
 
     async fn start_tls<H: Handler>(&mut self, handler: &mut H) -> Result<(), Error> {
-        let Some(acceptor) = self.settings.acceptor.as_ref() else {
+        let Some(tls) = self.settings.tls.as_ref() else {
             return Err(Error::Config(
                 "the session offered STARTTLS but no TLS configuration was given",
             ));
@@ -248,7 +248,7 @@ impl Connection<'_> {
             return Err(Error::ApiMisuse("stream lost during TLS upgrade".into()));
         };
         let upgraded =
-            tokio::time::timeout(self.settings.tls_handshake_timeout, io.upgrade(acceptor)).await;
+            tokio::time::timeout(self.settings.tls_handshake_timeout, io.upgrade(&transport::acceptor(tls))).await;
         match upgraded {
             Ok(Ok((io, negotiated))) => {
                 self.io = Some(io);
@@ -275,7 +275,7 @@ fn apply(session: &mut Session, decision: Decision) -> Result<(), Error> {
         Decision::AcceptWith(reply) => session.accept_with(reply),
         Decision::Reject(reply) => session.reject(reply),
         Decision::PerRecipient(replies) => session.decide_lmtp(replies),
-        Decision::Challenge(data) => session.auth_challenge(data),
+        Decision::Challenge(data) => session.auth_challenge(&data),
     };
     result.map_err(|e| Error::ApiMisuse(e.to_string()))
 }

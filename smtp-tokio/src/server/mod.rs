@@ -71,6 +71,20 @@ pub struct ServerBuilder {
     read_chunk: usize,
     write_timeout: Duration,
     tls_handshake_timeout: Duration,
+    backlog: u32,
+}
+
+/// Binds a listener with an explicit backlog: the common default of 128 overflows when
+/// hundreds of clients connect at once, and the kernel then drops their handshakes.
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 impl ServerBuilder {
@@ -136,6 +150,13 @@ impl ServerBuilder {
         self
     }
 
+    /// The listen backlog: connections the kernel queues before they are accepted
+    /// (default 1024; the kernel may cap it at `net.core.somaxconn`).
+    pub fn listen_backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog.max(1);
+        self
+    }
+
     /// Binds every listener.
     pub async fn bind(self) -> Result<Server, Error> {
         if !self.implicit_tls.is_empty() && self.tls.is_none() {
@@ -150,8 +171,7 @@ impl ServerBuilder {
             (&self.implicit_tls, ListenerKind::ImplicitTls),
         ] {
             for addr in addrs {
-                let listener = TcpListener::bind(addr).await?;
-                listeners.push((listener, kind));
+                listeners.push((listen(*addr, self.backlog)?, kind));
             }
         }
         let refusal = {
@@ -171,7 +191,7 @@ impl ServerBuilder {
                     read_chunk: self.read_chunk,
                     write_timeout: self.write_timeout,
                     tls_handshake_timeout: self.tls_handshake_timeout,
-                    acceptor: self.tls.as_ref().map(transport::acceptor),
+                    tls: self.tls.clone(),
                 },
                 max_connections: self.max_connections,
                 next_session: AtomicU64::new(1),
@@ -231,6 +251,7 @@ impl Server {
             read_chunk: 16 * 1024,
             write_timeout: Duration::from_secs(300),
             tls_handshake_timeout: Duration::from_secs(30),
+            backlog: 1024,
         }
     }
 
@@ -404,12 +425,12 @@ async fn serve_connection<F: HandlerFactory>(
             Session::new(shared.config.clone(), clock.now()),
         ),
         ListenerKind::ImplicitTls => {
-            let Some(acceptor) = shared.settings.acceptor.as_ref() else {
+            let Some(tls) = shared.settings.tls.as_ref() else {
                 return;
             };
             let handshake = tokio::time::timeout(
                 shared.settings.tls_handshake_timeout,
-                Transport::Plain(stream).upgrade(acceptor),
+                Transport::Plain(stream).upgrade(&transport::acceptor(tls)),
             )
             .await;
             let (io, negotiated) = match handshake {
