@@ -120,14 +120,13 @@ fn tls_config(o: &Options, hostname: &str) -> Result<Option<Arc<rustls::ServerCo
             let certs = CertificateDer::pem_file_iter(cert)
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
                 .map_err(|e| format!("{}: {e}", cert.display()))?;
-            let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| format!("{}: {e}", key.display()))?;
+            let key =
+                PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
             (certs, key)
         }
         _ if o.tls_self_signed => {
             let names = vec![hostname.to_owned(), "localhost".to_owned()];
-            let generated =
-                rcgen::generate_simple_self_signed(names).map_err(|e| e.to_string())?;
+            let generated = rcgen::generate_simple_self_signed(names).map_err(|e| e.to_string())?;
             let key = PrivateKeyDer::try_from(generated.signing_key.serialize_der())
                 .map_err(|e| e.to_string())?;
             (vec![generated.cert.der().clone()], key)
@@ -193,7 +192,10 @@ async fn run(o: Options) -> Result<(), String> {
     if let Some(n) = o.max_recipients {
         config.limits.max_recipients = n;
     }
-    let maildir_path = o.maildir.clone().unwrap_or_else(|| PathBuf::from("maildir"));
+    let maildir_path = o
+        .maildir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("maildir"));
     let maildir = Maildir::create(&maildir_path, &hostname)
         .await
         .map_err(|e| format!("{}: {e}", maildir_path.display()))?;

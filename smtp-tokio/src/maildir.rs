@@ -388,7 +388,11 @@ impl Handler for MaildirHandler {
                     Some(EnhancedCode::OK),
                     format!("Ok: queued as {id}"),
                 );
-                if self.helo.as_ref().is_some_and(|(v, _)| *v == HeloVerb::Lhlo) {
+                if self
+                    .helo
+                    .as_ref()
+                    .is_some_and(|(v, _)| *v == HeloVerb::Lhlo)
+                {
                     Decision::PerRecipient(vec![reply; message.recipients])
                 } else {
                     Decision::AcceptWith(reply)
@@ -396,7 +400,11 @@ impl Handler for MaildirHandler {
             }
             Err(e) => {
                 tracing::error!(error = %e, from = %sender, "message not stored");
-                if self.helo.as_ref().is_some_and(|(v, _)| *v == HeloVerb::Lhlo) {
+                if self
+                    .helo
+                    .as_ref()
+                    .is_some_and(|(v, _)| *v == HeloVerb::Lhlo)
+                {
                     Decision::PerRecipient(vec![local_error(); message.recipients])
                 } else {
                     Decision::Reject(local_error())

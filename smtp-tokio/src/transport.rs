@@ -14,7 +14,7 @@ use tokio_rustls::TlsAcceptor;
 /// What rustls negotiated, in the words the core's `TlsInfo` wants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Negotiated {
-    /// e.g. `TLSv1_3`.
+    /// e.g. `TLSv1.3`.
     pub(crate) version: Option<String>,
     /// e.g. `TLS13_AES_256_GCM_SHA384`.
     pub(crate) cipher: Option<String>,
@@ -59,7 +59,11 @@ pub(crate) fn acceptor(config: &Arc<rustls::ServerConfig>) -> TlsAcceptor {
 fn negotiated(tls: &TlsStream<TcpStream>) -> Negotiated {
     let (_, conn) = tls.get_ref();
     Negotiated {
-        version: conn.protocol_version().map(|v| format!("{v:?}")),
+        version: conn.protocol_version().map(|v| match v {
+            rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
+            rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
+            other => format!("{other:?}"),
+        }),
         cipher: conn
             .negotiated_cipher_suite()
             .map(|c| format!("{:?}", c.suite())),

@@ -17,7 +17,11 @@ async fn thousand_concurrent_connections_each_deliver_one_message() {
     const CLIENTS: usize = 1000;
     let dir = scratch_dir("thousand");
     let policy = maildir_policy(&dir).await;
-    let server = builder().max_connections(CLIENTS + 24).bind().await.expect("bind");
+    let server = builder()
+        .max_connections(CLIENTS + 24)
+        .bind()
+        .await
+        .expect("bind");
     let addr = server.local_addrs()[0];
     let shutdown = server.shutdown_handle();
     let serving = tokio::spawn(server.serve(maildir_factory(Arc::clone(&policy))));
@@ -137,7 +141,11 @@ async fn shutdown_lets_a_session_finish_then_says_421_to_the_rest() {
     shutdown.shutdown();
     // During the grace period the busy session still delivers.
     let r = busy
-        .send_message("s@c.test", "r@mx.test", b"Subject: late\r\n\r\nstill accepted\r\n")
+        .send_message(
+            "s@c.test",
+            "r@mx.test",
+            b"Subject: late\r\n\r\nstill accepted\r\n",
+        )
         .await;
     assert!(r.starts_with("250 "), "{r}");
     assert!(busy.cmd("QUIT").await.starts_with("221"));
@@ -146,7 +154,10 @@ async fn shutdown_lets_a_session_finish_then_says_421_to_the_rest() {
     assert!(r.starts_with("421 4.3.2 "), "{r:?}");
     assert_eq!(idle.reply().await, "");
     serving.await.expect("serve task").expect("serve");
-    assert!(LineClient::connect(addr).await.is_err(), "no longer listening");
+    assert!(
+        LineClient::connect(addr).await.is_err(),
+        "no longer listening"
+    );
     assert_eq!(files(&dir.join("maildir/new")).len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -180,7 +191,11 @@ async fn a_connection_broken_mid_data_leaves_nothing_in_new() {
 async fn an_idle_client_times_out_with_421() {
     let mut config = ServerConfig::new("mx.test");
     config.timeouts.command = Duration::from_millis(300);
-    let server = Server::builder(config).listen(loopback()).bind().await.expect("bind");
+    let server = Server::builder(config)
+        .listen(loopback())
+        .bind()
+        .await
+        .expect("bind");
     let addr = server.local_addrs()[0];
     let shutdown = server.shutdown_handle();
     struct AcceptAll;
@@ -189,7 +204,9 @@ async fn an_idle_client_times_out_with_421() {
     let mut c = LineClient::connect(addr).await.expect("connect");
     assert!(c.reply().await.starts_with("220 "));
     assert!(c.cmd("EHLO c.test").await.starts_with("250"));
-    let r = tokio::time::timeout(Duration::from_secs(30), c.reply()).await.expect("reply");
+    let r = tokio::time::timeout(Duration::from_secs(30), c.reply())
+        .await
+        .expect("reply");
     assert!(r.starts_with("421 4.4.2 "), "{r:?}");
     assert_eq!(c.reply().await, "");
     shutdown.shutdown();
@@ -219,7 +236,11 @@ impl Handler for Stalled {
 async fn a_stalled_handler_stops_the_server_reading() {
     let mut config = ServerConfig::new("mx.test");
     config.limits.max_message_size = None;
-    let server = Server::builder(config).listen(loopback()).bind().await.expect("bind");
+    let server = Server::builder(config)
+        .listen(loopback())
+        .bind()
+        .await
+        .expect("bind");
     let addr = server.local_addrs()[0];
     let shutdown = server.shutdown_handle();
     let release = Arc::new(Notify::new());
@@ -252,7 +273,10 @@ async fn a_stalled_handler_stops_the_server_reading() {
         }
     }
     // Kernel socket buffers take some megabytes; the server itself holds one read.
-    assert!(written < 64 * 1024 * 1024, "server kept reading: {written} octets accepted");
+    assert!(
+        written < 64 * 1024 * 1024,
+        "server kept reading: {written} octets accepted"
+    );
 
     release.notify_one();
     // The stalled write may have left half a line: end it, then end the data.

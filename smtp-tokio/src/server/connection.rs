@@ -247,8 +247,11 @@ impl Connection<'_> {
         let Some(io) = self.io.take() else {
             return Err(Error::ApiMisuse("stream lost during TLS upgrade".into()));
         };
-        let upgraded =
-            tokio::time::timeout(self.settings.tls_handshake_timeout, io.upgrade(&transport::acceptor(tls))).await;
+        let upgraded = tokio::time::timeout(
+            self.settings.tls_handshake_timeout,
+            io.upgrade(&transport::acceptor(tls)),
+        )
+        .await;
         match upgraded {
             Ok(Ok((io, negotiated))) => {
                 self.io = Some(io);

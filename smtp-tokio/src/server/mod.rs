@@ -160,7 +160,9 @@ impl ServerBuilder {
     /// Binds every listener.
     pub async fn bind(self) -> Result<Server, Error> {
         if !self.implicit_tls.is_empty() && self.tls.is_none() {
-            return Err(Error::Config("implicit TLS listeners need a TLS configuration"));
+            return Err(Error::Config(
+                "implicit TLS listeners need a TLS configuration",
+            ));
         }
         if self.plain.is_empty() && self.implicit_tls.is_empty() {
             return Err(Error::Config("no listen address"));

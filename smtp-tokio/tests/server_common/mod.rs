@@ -32,7 +32,9 @@ pub fn loopback() -> SocketAddr {
 
 /// A Maildir policy in a fresh directory.
 pub async fn maildir_policy(dir: &Path) -> Arc<MaildirPolicy> {
-    let maildir = Maildir::create(dir.join("maildir"), "mx.test").await.expect("maildir");
+    let maildir = Maildir::create(dir.join("maildir"), "mx.test")
+        .await
+        .expect("maildir");
     Arc::new(MaildirPolicy::new(maildir, "mx.test"))
 }
 

@@ -36,6 +36,20 @@ pub fn peer(program: &str) -> Option<PathBuf> {
     found
 }
 
+/// Whether swaks can speak TLS (it needs Perl's Net::SSLeay); like [`peer`] otherwise.
+pub fn swaks_tls() -> bool {
+    let ok = std::process::Command::new("perl")
+        .args(["-MNet::SSLeay", "-e1"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let msg = "Perl's Net::SSLeay (libnet-ssleay-perl) is missing: swaks cannot do TLS";
+        assert!(!peers_required(), "{msg}");
+        eprintln!("SKIPPED: {msg}");
+    }
+    ok
+}
+
 /// Whether `python3` can import `module`; like [`peer`] otherwise.
 pub fn python_module(module: &str) -> bool {
     let ok = std::process::Command::new("python3")
@@ -125,7 +139,9 @@ impl TestServer {
         let dir = scratch_dir(name);
         let cert = test_cert(&dir);
         let maildir_path = dir.join("maildir");
-        let maildir = Maildir::create(&maildir_path, HOSTNAME).await.expect("maildir");
+        let maildir = Maildir::create(&maildir_path, HOSTNAME)
+            .await
+            .expect("maildir");
         let mut policy = MaildirPolicy::new(maildir, HOSTNAME);
         let mut config = ServerConfig::new(HOSTNAME);
         if options.lmtp {
@@ -203,7 +219,10 @@ pub struct Stored {
 
 pub fn stored_messages(maildir: &Path) -> Vec<Stored> {
     assert!(
-        std::fs::read_dir(maildir.join("tmp")).map(|d| d.count()).unwrap_or(0) == 0,
+        std::fs::read_dir(maildir.join("tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
         "tmp/ must be empty once every message is answered"
     );
     let mut names: Vec<String> = std::fs::read_dir(maildir.join("new"))
