@@ -13,12 +13,14 @@
 //!   --tls-cert PEM --tls-key PEM   certificate chain and key: offer STARTTLS
 //!   --tls-self-signed      generate a self-signed certificate at start: offer STARTTLS
 //!   --lmtp                 speak LMTP (RFC 2033) instead of SMTP
+//!   --quiet                log errors only
 //! ```
 //!
 //! Each message is written to `DIR/tmp/` as it streams in, fsynced and renamed into
 //! `DIR/new/` only once its end of data is accepted, with a `Received:` header on top. The
-//! `250` reply names the file. One log line per message goes to stderr (`RUST_LOG`-style
-//! filtering is not included: set `--quiet` to log only errors).
+//! `250` reply names the file. One log line per message goes to stderr (`--quiet`: errors
+//! only). Ctrl-C or SIGTERM stops accepting, lets sessions finish for up to 30 s, then
+//! closes the rest with `421`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -233,10 +235,22 @@ async fn run(o: Options) -> Result<(), String> {
 
     let shutdown = server.shutdown_handle();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("interrupted: shutting down");
-            shutdown.shutdown();
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term = async {
+            match terminate.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
         }
+        tracing::info!("signal received: shutting down (sessions get up to 30 s)");
+        shutdown.shutdown();
     });
     let policy = Arc::new(policy);
     server

@@ -116,3 +116,23 @@ impl LineClient {
         self.reply().await
     }
 }
+
+/// Whether a missing interop peer fails the test (CI sets `SMTP_INTEROP_REQUIRED=1`).
+pub fn peers_required() -> bool {
+    std::env::var("SMTP_INTEROP_REQUIRED").is_ok_and(|v| v == "1")
+}
+
+/// Finds an external program; when it is missing, says so and fails (CI) or skips.
+pub fn peer(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        let msg = format!("interop peer `{program}` is not installed (.ci/run installs it)");
+        assert!(!peers_required(), "{msg}");
+        eprintln!("SKIPPED: {msg}");
+    }
+    found
+}
