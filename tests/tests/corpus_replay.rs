@@ -11,7 +11,17 @@ use smtp_proto::__fuzz;
 type FuzzFn = fn(&[u8]);
 
 /// The fuzz targets and the functions they wrap (`fuzz/fuzz_targets/<name>.rs`).
-const TARGETS: &[(&str, FuzzFn)] = &[("reply", __fuzz::reply), ("roundtrip", __fuzz::roundtrip)];
+const TARGETS: &[(&str, FuzzFn)] = &[
+    ("command", __fuzz::command),
+    ("reply", __fuzz::reply),
+    ("ehlo", __fuzz::ehlo),
+    ("path", __fuzz::path),
+    ("params", __fuzz::params),
+    ("sasl", __fuzz::sasl),
+    ("roundtrip", __fuzz::roundtrip),
+    ("server_script", __fuzz::server_script),
+    ("split_differential", __fuzz::server_split_differential),
+];
 
 fn corpus_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus")
@@ -65,4 +75,14 @@ macro_rules! replay_tests {
     )*};
 }
 
-replay_tests!(reply, roundtrip);
+replay_tests!(
+    command,
+    reply,
+    ehlo,
+    path,
+    params,
+    sasl,
+    roundtrip,
+    server_script,
+    split_differential,
+);

@@ -99,7 +99,7 @@ fn long_text_is_wrapped_within_512_octets() {
     assert!(r.line_count() > 1);
     let w = wire(&r);
     for line in w[..].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        assert!(line.len() + 1 <= 512, "line of {} octets", line.len() + 1);
+        assert!(line.len() < 512, "line of {} octets", line.len() + 1);
     }
     let (back, _) = match Reply::parse(&w.freeze()).unwrap() {
         Status::Complete(x) => x,
@@ -179,4 +179,20 @@ fn wire_len_matches_write_for_bare_code_and_empty_text() {
     let r = Reply::new(ReplyCode::OK, Some(EnhancedCode::OK), "");
     assert_eq!(&wire(&r)[..], b"250 2.0.0\r\n");
     assert_eq!(r.wire_len(), 11);
+}
+
+/// Regression (fuzz target `ehlo`): a bare CR inside a reply line was kept in the text, so
+/// writers that split text at CR (`Capabilities::to_reply`) produced a different reply.
+#[test]
+fn bare_cr_inside_a_reply_line_is_a_syntax_error() {
+    let buf = Bytes::from_static(b"250-XFORWARD NAME HELO\r250-injected\r\n250 DSN\r\n");
+    assert_eq!(Reply::parse(&buf), Err(ReplyError::Syntax));
+    let mut parser = ReplyParser::new(ReplyLimits::default());
+    assert_eq!(
+        parser.push_line(&Bytes::from_static(b"250 a\rb")),
+        Err(ReplyError::Syntax)
+    );
+    // A CR right before the LF is the line ending, not text.
+    let (r, _) = parse_all(b"250 ok\r\n");
+    assert_eq!(&r.first_line()[..], b"ok");
 }
