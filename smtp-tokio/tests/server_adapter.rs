@@ -289,3 +289,88 @@ async fn a_stalled_handler_stops_the_server_reading() {
 }
 
 use tokio::io::AsyncWriteExt;
+
+/// Reads one reply from a stream without buffering past it (the TLS handshake follows).
+async fn read_reply<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut all = Vec::new();
+    let mut line_start = 0;
+    loop {
+        let mut byte = [0u8; 1];
+        if s.read(&mut byte).await.unwrap_or(0) == 0 {
+            break;
+        }
+        all.push(byte[0]);
+        if all.ends_with(b"\r\n") {
+            if all.get(line_start + 3) != Some(&b'-') {
+                break;
+            }
+            line_start = all.len();
+        }
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_pipelined_behind_starttls_are_never_executed() {
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let cert = generated.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(generated.signing_key.serialize_der())
+        .expect("key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server_tls = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .expect("server config");
+    let server = builder()
+        .tls(Arc::new(server_tls))
+        .bind()
+        .await
+        .expect("bind");
+    let addr = server.local_addrs()[0];
+    let shutdown = server.shutdown_handle();
+    struct AcceptAll;
+    impl Handler for AcceptAll {}
+    let serving = tokio::spawn(server.serve(|_: &ConnectionInfo| AcceptAll));
+
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    assert!(read_reply(&mut tcp).await.starts_with("220 "));
+    tcp.write_all(b"EHLO c.test\r\n").await.expect("write");
+    assert!(read_reply(&mut tcp).await.contains("STARTTLS"));
+    // One write: STARTTLS and an injected MAIL (CVE-2011-0411 style).
+    tcp.write_all(b"STARTTLS\r\nMAIL FROM:<injected@evil.test>\r\n")
+        .await
+        .expect("write");
+    assert!(read_reply(&mut tcp).await.starts_with("220 2.0.0 "));
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).expect("root");
+    let client_tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_tls));
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    // After TLS the session starts over (RFC 3207 4.2): EHLO again, no STARTTLS offered.
+    tls.write_all(b"EHLO c.test\r\n").await.expect("write");
+    let ehlo = read_reply(&mut tls).await;
+    assert!(
+        ehlo.starts_with("250-") && !ehlo.contains("STARTTLS"),
+        "{ehlo}"
+    );
+    // The injected MAIL was discarded, so there is no transaction for RCPT.
+    tls.write_all(b"RCPT TO:<r@mx.test>\r\n")
+        .await
+        .expect("write");
+    let rcpt = read_reply(&mut tls).await;
+    assert!(rcpt.starts_with("503 5.5.1 "), "{rcpt}");
+    tls.write_all(b"QUIT\r\n").await.expect("write");
+    assert!(read_reply(&mut tls).await.starts_with("221 "));
+    shutdown.shutdown();
+    serving.await.expect("serve task").expect("serve");
+}

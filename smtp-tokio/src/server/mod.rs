@@ -318,6 +318,8 @@ impl Server {
                     let Some((stream, peer, kind)) = accepted else { break };
                     let session_id = self.shared.next_session.fetch_add(1, Ordering::Relaxed);
                     let span = tracing::info_span!("smtp", session = session_id, %peer);
+                    // Count only live connections: reap the ones that ended meanwhile.
+                    while connections.try_join_next().is_some() {}
                     if connections.len() >= self.shared.max_connections {
                         if refusals.len() < max_refusals && kind == ListenerKind::Plain {
                             let shared = Arc::clone(&self.shared);
