@@ -65,11 +65,11 @@ use smtp_proto::client::{
 use smtp_proto::{Capabilities, Reply};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::Sleep;
 
 pub use smtp_proto::client::ClientConfig as SessionConfig;
 pub use tls::ServerCertificate;
 
+use crate::timer::{Clock, Timer};
 use stream::Stream;
 
 /// Bytes read from the socket per read call.
@@ -318,23 +318,6 @@ impl<'a> BodyFeed<'a> {
     }
 }
 
-/// The adapter's clock: the session works on [`smtp_proto::Instant`] values measured from an
-/// origin taken at connect time. Tokio's clock is used so that tests may pause time.
-#[derive(Debug, Clone, Copy)]
-struct Clock {
-    origin: tokio::time::Instant,
-}
-
-impl Clock {
-    fn now(&self) -> smtp_proto::Instant {
-        smtp_proto::Instant::from_duration(tokio::time::Instant::now() - self.origin)
-    }
-
-    fn to_tokio(self, at: smtp_proto::Instant) -> tokio::time::Instant {
-        self.origin + at.as_duration()
-    }
-}
-
 /// A connected SMTP/LMTP client session, ready for transactions.
 pub struct Client {
     session: Session,
@@ -345,8 +328,8 @@ pub struct Client {
     /// Bytes were written since the last flush (TLS buffers records until flushed).
     flush_pending: bool,
     clock: Clock,
-    timer: Pin<Box<Sleep>>,
-    timer_deadline: Option<smtp_proto::Instant>,
+    /// One timer, armed on the session's `poll_timeout`.
+    timer: Timer,
     tls_config: Option<Arc<rustls::ClientConfig>>,
     server_name: Option<ServerName<'static>>,
     config: ClientConfig,
@@ -407,9 +390,7 @@ impl Client {
         } else {
             (None, None)
         };
-        let clock = Clock {
-            origin: tokio::time::Instant::now(),
-        };
+        let clock = Clock::start();
         let mut stream = Stream::Plain(tcp);
         let session = match config.tls_mode {
             TlsMode::StartTls => Session::new(Arc::clone(&config.session), clock.now()),
@@ -432,8 +413,7 @@ impl Client {
             write_buf: BytesMut::new(),
             flush_pending: false,
             clock,
-            timer: Box::pin(tokio::time::sleep_until(clock.origin)),
-            timer_deadline: None,
+            timer: Timer::new(clock),
             tls_config,
             server_name: name,
             config: config.clone(),
@@ -868,15 +848,8 @@ impl Client {
         }
 
         // The session's next deadline.
-        let deadline = self.session.poll_timeout();
-        if deadline != self.timer_deadline {
-            self.timer_deadline = deadline;
-            if let Some(at) = deadline {
-                self.timer.as_mut().reset(self.clock.to_tokio(at));
-            }
-        }
-        if self.timer_deadline.is_some() && self.timer.as_mut().poll(cx).is_ready() {
-            self.timer_deadline = None;
+        self.timer.set(self.session.poll_timeout());
+        if std::pin::pin!(self.timer.expired()).poll(cx).is_ready() {
             self.session.handle_timeout(self.clock.now());
             progress = true;
         }
