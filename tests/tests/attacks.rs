@@ -19,8 +19,10 @@ use smtp_proto::{Instant, Reply, Status};
 struct Server {
     session: Session,
     now: Instant,
-    /// Every octet the server sent.
+    /// Every octet the server sent (not yet taken by a peer, see `client_side::pair`).
     wire: Vec<u8>,
+    /// What a peer took from `wire`.
+    wire_log: Vec<u8>,
     events: Vec<Event>,
     /// Bodies of the messages the application committed (accepted `EndOfMessage`).
     messages: Vec<Vec<u8>>,
@@ -38,6 +40,7 @@ impl Server {
             session,
             now: Instant::ZERO,
             wire: Vec::new(),
+            wire_log: Vec::new(),
             events: Vec::new(),
             messages: Vec::new(),
             body: Vec::new(),
@@ -123,6 +126,13 @@ impl Server {
             .iter()
             .map(|r| r.code().as_u16())
             .collect()
+    }
+
+    /// Reply codes of everything the server sent, also what a peer took.
+    fn codes_log(&self) -> Vec<u16> {
+        let mut all = self.wire_log.clone();
+        all.extend_from_slice(&self.wire);
+        replies(&all).iter().map(|r| r.code().as_u16()).collect()
     }
 
     fn mail_events(&self) -> usize {
@@ -698,5 +708,443 @@ mod bounded {
                 out.clear();
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client session: a client that never smuggles, refuses STARTTLS response injection, and
+// stays bounded against endless replies.
+
+mod client_side {
+    use super::*;
+    use smtp_proto::client::{
+        self, ClientConfig, ClientError, Credentials, Envelope, LineEndings, TlsPolicy,
+    };
+    use smtp_proto::{ForwardPath, ParseOptions, ReplyError, ReversePath};
+    use std::sync::Arc;
+
+    type ClientEvent = client::Event;
+
+    fn envelope() -> Envelope {
+        let opts = ParseOptions::default();
+        let from = ReversePath::parse(&Bytes::from_static(b"<alice@example.org>"), &opts);
+        let to = ForwardPath::parse(&Bytes::from_static(b"<bob@example.org>"), &opts);
+        Envelope::new(from.expect("valid path")).to(to.expect("valid path"))
+    }
+
+    fn plain_config() -> ClientConfig {
+        ClientConfig {
+            tls: TlsPolicy::None,
+            max_body_buffer: 64,
+            ..ClientConfig::default()
+        }
+    }
+
+    /// A client session with an application that sends one body (cut at `cuts`) and quits.
+    struct Client {
+        session: client::Session,
+        now: Instant,
+        wire: Vec<u8>,
+        events: Vec<ClientEvent>,
+        /// Body pieces still to hand to `body()`.
+        pieces: Vec<Bytes>,
+        bound: usize,
+    }
+
+    impl Client {
+        fn new(config: ClientConfig) -> Client {
+            let limits = config.reply_limits;
+            // An unfinished reply, unprocessed input, and queued commands and body.
+            let bound = limits.max_line * limits.max_lines
+                + config.max_input_buffer.max(limits.max_line)
+                + config.max_body_buffer
+                + 4096;
+            Client {
+                session: client::Session::new(Arc::new(config), Instant::ZERO),
+                now: Instant::ZERO,
+                wire: Vec::new(),
+                events: Vec::new(),
+                pieces: Vec::new(),
+                bound,
+            }
+        }
+
+        fn send(&mut self, body: &[u8], cuts: &[usize]) {
+            self.session.send(envelope()).expect("session open");
+            let mut at = 0;
+            for &c in cuts.iter().filter(|&&c| c > 0 && c < body.len()) {
+                if c > at {
+                    self.pieces.push(Bytes::copy_from_slice(&body[at..c]));
+                    at = c;
+                }
+            }
+            self.pieces.push(Bytes::copy_from_slice(&body[at..]));
+            self.pieces.reverse();
+            self.session.quit();
+        }
+
+        fn receive(&mut self, input: &[u8]) {
+            self.session
+                .receive(self.now, Bytes::copy_from_slice(input));
+            self.pump();
+        }
+
+        fn take_output(&mut self) -> Vec<u8> {
+            let mut out = BytesMut::new();
+            self.session.poll_transmit(self.now, &mut out);
+            self.wire.extend_from_slice(&out);
+            out.to_vec()
+        }
+
+        fn pump(&mut self) {
+            loop {
+                let mut progressed = false;
+                while let Some(event) = self.session.poll_event() {
+                    progressed = true;
+                    self.events.push(event);
+                }
+                if self.session.body_txn().is_some() && self.wants_body() {
+                    while let Some(piece) = self.pieces.pop() {
+                        if let Err(client::BodyError::Full(back)) = self.session.body(piece) {
+                            self.pieces.push(back);
+                            break;
+                        }
+                        progressed = true;
+                    }
+                    if self.pieces.is_empty() {
+                        self.session.end_body().expect("a body is open");
+                        progressed = true;
+                    }
+                }
+                let held = self.session.buffered_bytes();
+                assert!(held <= self.bound, "client holds {held} > {}", self.bound);
+                if !progressed {
+                    break;
+                }
+            }
+        }
+
+        fn wants_body(&self) -> bool {
+            self.events
+                .iter()
+                .any(|e| matches!(e, ClientEvent::BodyWanted { .. }))
+        }
+
+        fn close_reason(&self) -> Option<&client::CloseReason> {
+            self.events.iter().find_map(|e| match e {
+                ClientEvent::Closed { reason, .. } => Some(reason),
+                _ => None,
+            })
+        }
+    }
+
+    /// Runs the client against the server session, moving bytes both ways in pieces of
+    /// `size` octets until both are quiet.
+    fn pair(client: &mut Client, server: &mut Server, size: usize) {
+        for _ in 0..100_000 {
+            client.pump();
+            let c2s = client.take_output();
+            for piece in c2s.chunks(size) {
+                server.feed(piece);
+            }
+            let s2c = std::mem::take(&mut server.wire);
+            server.wire_log.extend_from_slice(&s2c);
+            for piece in s2c.chunks(size) {
+                client.receive(piece);
+            }
+            client.pump();
+            let more = client.take_output();
+            if c2s.is_empty() && s2c.is_empty() && more.is_empty() {
+                return;
+            }
+            for piece in more.chunks(size) {
+                server.feed(piece);
+            }
+        }
+        panic!("client and server did not settle");
+    }
+
+    /// The DATA section of what the client sent: every line after `DATA` up to and
+    /// including the lone `.`.
+    fn data_section(wire: &[u8]) -> &[u8] {
+        let start = wire
+            .windows(6)
+            .position(|w| w == b"DATA\r\n")
+            .expect("the client sent DATA")
+            + 6;
+        &wire[start..]
+    }
+
+    /// No line of the DATA section has a bare CR or LF, every line but the last that starts
+    /// with `.` is stuffed, and the first `<CRLF>.<CRLF>` is the end: no server, strict or
+    /// lenient, can find a second end of data in it.
+    fn assert_unambiguous_data(section: &[u8], what: &str) {
+        let end = section
+            .windows(5)
+            .position(|w| w == b"\r\n.\r\n")
+            .map(|p| p + 5)
+            .or_else(|| section.starts_with(b".\r\n").then_some(3))
+            .unwrap_or_else(|| panic!("{what}: no end of data in {section:?}"));
+        let body = &section[..end - 3];
+        assert!(
+            !body
+                .windows(3)
+                .any(|w| w == b"\n.\n" || w == b"\r.\r" || w == b"\n.\r" || w == b"\r.\n"),
+            "{what}: a fake end of data went out: {body:?}"
+        );
+        let mut lines = body.split(|&b| b == b'\n');
+        for line in lines.by_ref() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            assert!(!line.contains(&b'\r'), "{what}: bare CR in {line:?}");
+            assert!(
+                !line.starts_with(b".") || line.starts_with(b".."),
+                "{what}: unstuffed {line:?}"
+            );
+        }
+        // Nothing but the QUIT may follow the end of data.
+        let rest = &section[end..];
+        assert!(
+            rest.is_empty() || rest == b"QUIT\r\n",
+            "{what}: after the end: {rest:?}"
+        );
+    }
+
+    /// Bodies that hold every fake end of data, at the start, in the middle and at the end.
+    fn hostile_bodies() -> Vec<Vec<u8>> {
+        let mut bodies = Vec::new();
+        for &fake in FAKE_ENDS {
+            let mut b = b"Subject: hi\r\n\r\nhello".to_vec();
+            b.extend_from_slice(fake);
+            b.extend_from_slice(b"MAIL FROM:<admin@bank.example>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nsmuggled");
+            b.extend_from_slice(fake);
+            bodies.push(b.clone());
+            let mut start = fake.to_vec();
+            start.extend_from_slice(b"QUIT\r\n");
+            bodies.push(start);
+        }
+        for b in [
+            &b".\r\n"[..],
+            b".",
+            b"\r\n.\r\n",
+            b"\r\n.",
+            b"\r\n.\r",
+            b"..\r\n.\r\n",
+            b"\n",
+            b"\r",
+        ] {
+            bodies.push(b.to_vec());
+        }
+        bodies
+    }
+
+    /// Whatever body the client is given, in whatever pieces, a strict server reads exactly
+    /// one message from it, with DATA (dot-stuffing) and with BDAT.
+    #[test]
+    fn client_never_produces_two_messages() {
+        for chunking in [false, true] {
+            for body in hostile_bodies() {
+                for cut in 0..=body.len() {
+                    let mut config = ServerConfig::new("mx.example.org");
+                    config.extensions.chunking = chunking;
+                    let mut server = Server::new(config);
+                    let mut client = Client::new(plain_config());
+                    client.send(&body, &[cut, cut + 1, cut + 3]);
+                    let what = format!("chunking {chunking}, body {body:?} cut at {cut}");
+                    pair(&mut client, &mut server, 5);
+                    assert_eq!(server.mail_events(), 1, "{what}");
+                    assert_eq!(server.messages.len(), 1, "{what}: {:?}", server.codes_log());
+                    if !chunking {
+                        assert_unambiguous_data(data_section(&client.wire), &what);
+                    }
+                }
+            }
+        }
+    }
+
+    /// With `Preserve` the bytes travel exactly over BDAT; where DATA must carry them they
+    /// are normalised, never sent with bare line endings.
+    #[test]
+    fn preserve_never_sends_bare_line_endings_over_data() {
+        for body in hostile_bodies() {
+            let mut config = ServerConfig::new("mx.example.org");
+            config.extensions.chunking = false;
+            let mut server = Server::new(config);
+            let mut client = Client::new(ClientConfig {
+                line_endings: LineEndings::Preserve,
+                ..plain_config()
+            });
+            client.send(&body, &[]);
+            pair(&mut client, &mut server, 1000);
+            assert_eq!(server.messages.len(), 1, "{body:?}");
+            assert_unambiguous_data(data_section(&client.wire), &format!("{body:?}"));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// Any body over the alphabet of end-of-data markers, cut anywhere: the DATA section
+        /// the client sends has exactly one end, and a strict server stores one message.
+        #[test]
+        fn any_body_gives_one_unambiguous_message(
+            body in proptest::collection::vec(proptest::sample::select(vec![b'\r', b'\n', b'.', b'a']), 0..48),
+            cuts in proptest::collection::vec(0usize..48, 0..6),
+            size in 1usize..16,
+        ) {
+            let mut cuts = cuts;
+            cuts.sort_unstable();
+            let mut config = ServerConfig::new("mx.example.org");
+            config.extensions.chunking = false;
+            let mut server = Server::new(config);
+            let mut client = Client::new(plain_config());
+            client.send(&body, &cuts);
+            pair(&mut client, &mut server, size);
+            proptest::prop_assert_eq!(server.mail_events(), 1);
+            proptest::prop_assert_eq!(server.messages.len(), 1);
+            assert_unambiguous_data(data_section(&client.wire), &format!("{body:?}"));
+        }
+    }
+
+    // ----- STARTTLS response injection (client side) --------------------------------------
+
+    const GREETING: &[u8] = b"220 mx.example.org ESMTP\r\n";
+    const EHLO_STARTTLS: &[u8] = b"250-mx.example.org\r\n250-PIPELINING\r\n250 STARTTLS\r\n";
+
+    fn starttls_client(policy: TlsPolicy) -> Client {
+        let mut client = Client::new(ClientConfig {
+            tls: policy,
+            ..ClientConfig::default()
+        });
+        client.session.send(envelope()).expect("session open");
+        client.pump();
+        client.receive(GREETING);
+        client.take_output();
+        client.receive(EHLO_STARTTLS);
+        let sent = client.take_output();
+        assert_eq!(sent, b"STARTTLS\r\n");
+        client
+    }
+
+    fn assert_injection_refused(client: &Client, injected: usize) {
+        assert!(
+            !client
+                .events
+                .iter()
+                .any(|e| matches!(e, ClientEvent::StartTls)),
+            "the handshake was started over injected plaintext"
+        );
+        assert_eq!(
+            client.close_reason(),
+            Some(&client::CloseReason::Error(ClientError::StartTlsInjection(
+                injected
+            )))
+        );
+        assert!(
+            !client.wire.windows(4).any(|w| w == b"MAIL"),
+            "MAIL sent in plaintext"
+        );
+    }
+
+    /// Replies after the `220` to STARTTLS in the same read are an injection: close.
+    #[test]
+    fn starttls_response_injection_in_one_read_closes() {
+        for policy in [TlsPolicy::Opportunistic, TlsPolicy::Required] {
+            let mut client = starttls_client(policy);
+            let injected = b"250-mx.example.org\r\n250 AUTH PLAIN\r\n";
+            let mut input = b"220 2.0.0 Ready to start TLS\r\n".to_vec();
+            input.extend_from_slice(injected);
+            client.receive(&input);
+            client.take_output();
+            assert_injection_refused(&client, injected.len());
+        }
+    }
+
+    /// The same bytes arriving in a second read before the handshake.
+    #[test]
+    fn starttls_response_injection_in_a_later_read_closes() {
+        let mut client = starttls_client(TlsPolicy::Opportunistic);
+        client.receive(b"220 2.0.0 Ready to start TLS\r\n");
+        client.take_output();
+        let injected = b"250 2.0.0 OK\r\n";
+        client.receive(injected);
+        client.take_output();
+        // The session is closed: a handshake the adapter might still finish changes nothing.
+        assert!(client.session.tls_established(Default::default()).is_err());
+        assert_eq!(
+            client.close_reason(),
+            Some(&client::CloseReason::Error(ClientError::StartTlsInjection(
+                injected.len()
+            )))
+        );
+        assert!(!client.wire.windows(4).any(|w| w == b"MAIL"));
+    }
+
+    // ----- resource exhaustion (client side) ----------------------------------------------
+
+    /// An endless multi-line reply never grows the client: it ends the session once the
+    /// reply passes `reply_limits.max_lines`.
+    #[test]
+    fn endless_multiline_reply_is_bounded() {
+        for (what, reply) in [
+            ("greeting", &b"220-mx.example.org\r\n"[..]),
+            ("EHLO", b"250-X-FILLER\r\n"),
+        ] {
+            let mut client = Client::new(plain_config());
+            client.send(b"hi\r\n", &[]);
+            if what == "EHLO" {
+                client.receive(GREETING);
+                client.take_output();
+            }
+            let flood = reply.repeat(10 * MIB / reply.len());
+            for piece in flood.chunks(64 * 1024) {
+                client.receive(piece);
+                client.take_output();
+            }
+            assert_eq!(
+                client.close_reason(),
+                Some(&client::CloseReason::Error(ClientError::MalformedReply(
+                    ReplyError::TooManyLines
+                ))),
+                "{what}"
+            );
+            assert_eq!(
+                client.session.buffered_bytes(),
+                0,
+                "{what}: input held after close"
+            );
+        }
+    }
+
+    /// A megabyte reply line without LF, in the greeting or as an AUTH challenge.
+    #[test]
+    fn megabyte_reply_line_is_bounded() {
+        let mut line = b"334 ".to_vec();
+        line.extend_from_slice(&b"QUFB".repeat(MIB / 4));
+        let mut client = Client::new(ClientConfig {
+            credentials: Some(Credentials::password("user", "secret")),
+            cleartext_auth: client::CleartextPolicy::Allow,
+            ..plain_config()
+        });
+        client.send(b"hi\r\n", &[]);
+        client.receive(GREETING);
+        client.take_output();
+        client.receive(b"250-mx.example.org\r\n250 AUTH LOGIN\r\n");
+        let sent = client.take_output();
+        assert!(
+            sent.starts_with(b"AUTH LOGIN"),
+            "{:?}",
+            String::from_utf8_lossy(&sent)
+        );
+        for piece in line.chunks(64 * 1024) {
+            client.receive(piece);
+            client.take_output();
+        }
+        assert_eq!(
+            client.close_reason(),
+            Some(&client::CloseReason::Error(ClientError::MalformedReply(
+                ReplyError::LineTooLong
+            )))
+        );
+        assert!(!client.session.is_authenticated());
     }
 }

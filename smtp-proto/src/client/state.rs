@@ -693,7 +693,16 @@ impl Session {
 
     fn on_starttls(&mut self, reply: Reply) {
         if reply.code() == ReplyCode::SERVICE_READY {
-            // Bytes already behind the 220 are caught by `drive` in TlsHandoff.
+            // Bytes already behind the 220 arrived in plaintext before the handshake: an
+            // injection ("STARTTLS injection", 2021). Close before asking the adapter for a
+            // handshake: emitting `StartTls` first made adapters run TLS with a peer already
+            // known to be hostile (found by tests/tests/attacks.rs). Bytes that arrive later,
+            // during the hand-off, are caught by `drive` in TlsHandoff.
+            if !self.rx.is_empty() {
+                let n = self.rx.len();
+                self.close_now(ClientError::StartTlsInjection(n));
+                return;
+            }
             self.state = State::TlsHandoff;
             self.events.push_back(Event::StartTls);
         } else if self.config.tls == TlsPolicy::Required {
