@@ -92,7 +92,7 @@ fn config(b: u8) -> ClientConfig {
         // Small limits, so that short inputs reach the limit paths.
         reply_limits: ReplyLimits {
             max_line: 128,
-            max_lines: 8,
+            max_lines: 12,
         },
         max_body_buffer: 64,
         max_input_buffer: 256,
@@ -184,7 +184,7 @@ fn run(data: &[u8], split_receives: bool) -> (Vec<u8>, Vec<String>) {
             s.buffered_bytes()
         );
     };
-    let mut receive = |s: &mut Session,
+    let receive = |s: &mut Session,
                        bytes: &[u8],
                        out: &mut Vec<u8>,
                        events: &mut Vec<String>,
@@ -272,16 +272,58 @@ pub fn client_script(data: &[u8]) {
 
 /// The same op stream with every received segment fed whole and fed byte by byte (draining
 /// after each byte): the output bytes and the events must be identical.
+///
+/// One difference is by design: plaintext behind the `220` to STARTTLS closes the session
+/// before `StartTls` when it came in the same read as the `220`, and after `StartTls` when
+/// it came later (in the hand-off); the count of injected octets differs the same way.
+/// Both are normalised away before comparing.
 pub fn client_split_differential(data: &[u8]) {
-    let whole = run(data, false);
-    let split = run(data, true);
-    assert_eq!(whole, split, "split input changed the session");
+    let (out_whole, ev_whole) = run(data, false);
+    let (out_split, ev_split) = run(data, true);
+    assert_eq!(out_whole, out_split, "split input changed the output");
+    assert_eq!(
+        normalise(ev_whole),
+        normalise(ev_split),
+        "split input changed the events"
+    );
+}
+
+fn normalise(events: Vec<String>) -> Vec<String> {
+    const INJECTION: &str = "Closed { reason: Error(StartTlsInjection(";
+    let mut out: Vec<String> = Vec::with_capacity(events.len());
+    for e in events {
+        if let Some(rest) = e.strip_prefix(INJECTION) {
+            if out.last().map(String::as_str) == Some("StartTls") {
+                out.pop();
+            }
+            let tail = rest.split_once(')').map_or("", |(_, t)| t);
+            out.push(format!("{INJECTION}_){tail}"));
+        } else {
+            out.push(e);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn injection_behind_starttls_reply_whole_and_split() {
+        let inject = b"220 go\r\n250 injected\r\n";
+        let mut data = alloc::vec![8u8, 2, 0, 2, 1, 0, inject.len() as u8];
+        data.extend_from_slice(inject);
+        let (out, events) = run(&data, false);
+        assert!(out.ends_with(b"STARTTLS\r\n"));
+        assert!(
+            events.last().unwrap().contains("StartTlsInjection(14)"),
+            "{events:?}"
+        );
+        assert!(!events.iter().any(|e| e == "StartTls"));
+        client_split_differential(&data);
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
