@@ -185,12 +185,12 @@ fn run(data: &[u8], split_receives: bool) -> (Vec<u8>, Vec<String>) {
         );
     };
     let receive = |s: &mut Session,
-                       bytes: &[u8],
-                       out: &mut Vec<u8>,
-                       events: &mut Vec<String>,
-                       closed: &mut bool,
-                       recipients: &[usize],
-                       now: Instant| {
+                   bytes: &[u8],
+                   out: &mut Vec<u8>,
+                   events: &mut Vec<String>,
+                   closed: &mut bool,
+                   recipients: &[usize],
+                   now: Instant| {
         if split_receives {
             for b in bytes {
                 s.receive(now, Bytes::copy_from_slice(core::slice::from_ref(b)));
