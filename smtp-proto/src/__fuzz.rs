@@ -560,3 +560,7 @@ pub fn roundtrip(data: &[u8]) {
 // ----- server session (owned by the server session; see `crate::server::fuzz`) -----
 
 pub use crate::server::fuzz::{server_script, server_split_differential};
+
+// ----- client session (owned by the client session; see `crate::client::fuzz`) -----
+
+pub use crate::client::fuzz::{client_script, client_split_differential};

@@ -43,6 +43,8 @@ mod auth;
 mod config;
 mod envelope;
 mod event;
+#[cfg(feature = "__fuzz")]
+pub(crate) mod fuzz;
 mod offer;
 mod scram;
 mod state;

@@ -338,7 +338,11 @@ impl Session {
             let from = self.rx_scanned.min(self.rx.len());
             let Some(i) = memchr::memchr(b'\n', &self.rx[from..]) else {
                 self.rx_scanned = self.rx.len();
-                if self.rx.len() + 2 > self.config.reply_limits.max_line {
+                // Fail early only when every completion of this partial line fails the
+                // parser's own check (text + CRLF over the limit), so that the verdict does
+                // not depend on where the input was split. A trailing CR may be the CRLF's.
+                let cr = usize::from(self.rx.last() == Some(&b'\r'));
+                if self.rx.len() - cr + 2 > self.config.reply_limits.max_line {
                     return Err(ReplyError::LineTooLong);
                 }
                 return Ok(None);
