@@ -46,7 +46,6 @@ mod event;
 #[cfg(feature = "__fuzz")]
 pub(crate) mod fuzz;
 mod offer;
-mod scram;
 mod state;
 mod timer;
 mod wire;
