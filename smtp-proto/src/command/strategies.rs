@@ -4,10 +4,10 @@
 //! `parse(write(x)) == x` can be checked for all of them.
 
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 use bytes::Bytes;
 use core::net::{Ipv4Addr, Ipv6Addr};
-use alloc::vec;
 use proptest::collection::vec as pvec;
 use proptest::option;
 use proptest::prelude::*;
@@ -66,11 +66,8 @@ fn local_part() -> impl Strategy<Value = LocalPart> {
     let atom = "([a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]|ä|ø|用){1,8}";
     let dot_string = pvec(atom, 1..4).prop_map(|a| a.join("."));
     // qtextSMTP / quoted-pairSMTP
-    let quoted = pvec(
-        prop_oneof!["[ !#-\\[\\]-~]", "\\\\[ -~]", "é"],
-        0..10,
-    )
-    .prop_map(|parts| alloc::format!("\"{}\"", parts.concat()));
+    let quoted = pvec(prop_oneof!["[ !#-\\[\\]-~]", "\\\\[ -~]", "é"], 0..10)
+        .prop_map(|parts| alloc::format!("\"{}\"", parts.concat()));
     prop_oneof![3 => dot_string, 1 => quoted]
         .prop_filter("local part limit", |s| s.len() <= 64)
         .prop_map(|s| LocalPart(bytes(s)))
@@ -118,11 +115,16 @@ fn date_time() -> impl Strategy<Value = Bytes> {
         0u32..60,
         0u32..61,
         option::of(0u32..1000),
-        prop_oneof![Just(String::from("Z")), "[+-](0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]"],
+        prop_oneof![
+            Just(String::from("Z")),
+            "[+-](0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]"
+        ],
     )
         .prop_map(|(y, mo, d, h, mi, s, frac, tz)| {
             let frac = frac.map(|f| alloc::format!(".{f}")).unwrap_or_default();
-            bytes(alloc::format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}{tz}"))
+            bytes(alloc::format!(
+                "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}{tz}"
+            ))
         })
 }
 
@@ -166,7 +168,9 @@ pub(crate) fn mail_params() -> impl Strategy<Value = MailParams> {
                 },
             ),
         ),
-        option::of("[a-zA-Z][a-zA-Z0-9.:_-]{0,8}(,[a-zA-Z][a-zA-Z0-9.:_-]{0,8}){0,2}".prop_map(bytes)),
+        option::of(
+            "[a-zA-Z][a-zA-Z0-9.:_-]{0,8}(,[a-zA-Z][a-zA-Z0-9.:_-]{0,8}){0,2}".prop_map(bytes),
+        ),
         any::<bool>(),
         unknown_params(),
     );
@@ -206,12 +210,14 @@ pub(crate) fn rcpt_params() -> impl Strategy<Value = RcptParams> {
                 }),
         ]),
         option::of(
-            (prop_oneof!["rfc822", "utf-8", "X-[a-z]{1,5}"], xtext_source()).prop_map(
-                |(t, address)| Orcpt {
+            (
+                prop_oneof!["rfc822", "utf-8", "X-[a-z]{1,5}"],
+                xtext_source(),
+            )
+                .prop_map(|(t, address)| Orcpt {
                     addr_type: bytes(t),
                     address,
-                },
-            ),
+                }),
         ),
         option::of(
             (
