@@ -3,22 +3,31 @@
 //! (crate documentation: the driving contract, written with the sessions)
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod __fuzz;
 pub mod address;
+pub mod client;
 pub mod command;
 pub mod ehlo;
 pub mod error;
+pub(crate) mod framing;
 pub mod options;
 pub mod reply;
 pub mod sasl;
 mod secret;
+pub mod server;
 mod status;
 mod time;
+pub mod tls;
+pub mod trace;
 pub mod xtext;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
@@ -31,3 +40,4 @@ pub use sasl::{Credentials, Mechanism, SaslError};
 pub use secret::Secret;
 pub use status::Status;
 pub use time::Instant;
+pub use tls::TlsInfo;

@@ -11,6 +11,7 @@
 //! - the legacy `AUTH=LOGIN PLAIN` line (sent for pre-RFC 2554 clients) is read as
 //!   [`EhloKeyword::Auth`];
 //! - empty lines (Postfix smtp-sink ends its reply with `250 `) are skipped;
+//! - the host on the first line may hold `_` (internal server names do; [`PathSyntax::Lenient`]);
 //! - a first line whose first word is not a domain or address literal (go-smtp's
 //!   `250-Hello client.example`, mailin's `250-server offers extensions:`) is kept whole in
 //!   [`Capabilities::greeting`] with [`Capabilities::host`] `None`, whenever the first word is
@@ -33,10 +34,9 @@
 
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
-use core::fmt::Write as _;
-use core::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::address::{AddressLiteral, Domain, Host};
+use crate::address::Host;
+use crate::options::{ParseOptions, PathSyntax};
 use crate::reply::{Reply, ReplyCode};
 use crate::sasl::Mechanism;
 
@@ -365,7 +365,7 @@ impl EhloKeyword {
                 params: Vec::new(),
             };
         };
-        let params: Vec<Bytes> = it.collect();
+        let mut params: Vec<Bytes> = it.collect();
         // Legacy `AUTH=LOGIN PLAIN`: the first mechanism is glued to the keyword.
         if keyword.len() >= 5 && keyword[..5].eq_ignore_ascii_case(b"AUTH=") {
             let mechs = core::iter::once(keyword.slice(5..))
@@ -375,16 +375,18 @@ impl EhloKeyword {
                 .collect();
             return EhloKeyword::Auth(mechs);
         }
-        Self::parse_known(&keyword, &params).unwrap_or(EhloKeyword::Unknown { keyword, params })
+        Self::parse_known(&keyword, &mut params).unwrap_or(EhloKeyword::Unknown { keyword, params })
     }
 
-    fn parse_known(keyword: &Bytes, params: &[Bytes]) -> Option<EhloKeyword> {
+    /// The typed keyword, or `None` (params untouched) when the line does not follow the
+    /// extension's grammar. Parameter lists are moved out of `params`, not copied.
+    fn parse_known(keyword: &Bytes, params: &mut Vec<Bytes>) -> Option<EhloKeyword> {
         use EhloKeyword as K;
         let ext = Extension::from_name(keyword)?;
         // Keywords the registry defines without parameters.
         let bare = |k: EhloKeyword| params.is_empty().then_some(k);
         match ext {
-            Extension::Size => match params {
+            Extension::Size => match params.as_slice() {
                 [] => Some(K::Size(None)),
                 // RFC 1870 4: size-param = 1*20DIGIT.
                 [n] => decimal(n, 20).map(|n| K::Size(Some(n))),
@@ -402,13 +404,13 @@ impl EhloKeyword {
                 params.iter().map(|m| Mechanism::from_name(m)).collect(),
             )),
             Extension::RequireTls => bare(K::RequireTls),
-            Extension::DeliverBy => match params {
+            Extension::DeliverBy => match params.as_slice() {
                 [] => Some(K::DeliverBy(None)),
                 // RFC 2852 3: min-by-time = [1*9DIGIT].
                 [n] => decimal_u32(n, 9).map(|n| K::DeliverBy(Some(n))),
                 _ => None,
             },
-            Extension::MtPriority => match params {
+            Extension::MtPriority => match params.as_slice() {
                 [] => Some(K::MtPriority(None)),
                 // RFC 6710 7: priority-profile = 1*20(ALPHA / DIGIT / "-" / "_" / ".").
                 [p] if p.len() <= 20
@@ -419,7 +421,7 @@ impl EhloKeyword {
                 }
                 _ => None,
             },
-            Extension::FutureRelease => match params {
+            Extension::FutureRelease => match params.as_slice() {
                 // RFC 4865 3: future-release-integer = %x31-39 *8DIGIT.
                 [interval, date_time] if interval.first() != Some(&b'0') => {
                     decimal_u32(interval, 9).map(|max_interval| K::FutureRelease {
@@ -431,15 +433,15 @@ impl EhloKeyword {
             },
             Extension::Limits => parse_limits(params).map(K::Limits),
             Extension::Atrn => bare(K::Atrn),
-            Extension::Burl => Some(K::Burl(params.to_vec())),
+            Extension::Burl => Some(K::Burl(core::mem::take(params))),
             Extension::Checkpoint => bare(K::Checkpoint),
             Extension::Conneg => bare(K::Conneg),
             Extension::Conperm => bare(K::Conperm),
             Extension::Etrn => bare(K::Etrn),
-            Extension::Expn => Some(K::Expn(params.to_vec())),
+            Extension::Expn => Some(K::Expn(core::mem::take(params))),
             Extension::Help => bare(K::Help),
             Extension::Mtrk => bare(K::Mtrk),
-            Extension::NoSoliciting => match params {
+            Extension::NoSoliciting => match params.as_slice() {
                 [] => Some(K::NoSoliciting(None)),
                 [k] => Some(K::NoSoliciting(Some(k.clone()))),
                 _ => None,
@@ -453,8 +455,8 @@ impl EhloKeyword {
             Extension::Saml => bare(K::Saml),
             Extension::Turn => bare(K::Turn),
             Extension::Submitter => bare(K::Submitter),
-            Extension::XClient => Some(K::XClient(params.to_vec())),
-            Extension::XForward => Some(K::XForward(params.to_vec())),
+            Extension::XClient => Some(K::XClient(core::mem::take(params))),
+            Extension::XForward => Some(K::XForward(core::mem::take(params))),
         }
     }
 
@@ -630,21 +632,28 @@ impl Capabilities {
     /// Writes the capabilities as a `250` reply: `host [greeting]`, then one line per keyword.
     /// Lines longer than a reply line allows are wrapped by [`Reply::multiline`].
     pub fn to_reply(&self) -> Reply {
-        let mut first = BytesMut::new();
+        // All lines go into one buffer (one allocation), then become slices of it.
+        let mut buf = BytesMut::with_capacity(64 + 24 * self.keywords.len());
+        let mut ends = Vec::with_capacity(1 + self.keywords.len());
         if let Some(host) = &self.host {
-            write_host(host, &mut first);
+            host.write(&mut buf);
             if !self.greeting.is_empty() {
-                first.put_u8(b' ');
+                buf.put_u8(b' ');
             }
         }
-        first.put_slice(&self.greeting);
-        let mut lines = Vec::with_capacity(1 + self.keywords.len());
-        lines.push(first.freeze());
+        buf.put_slice(&self.greeting);
+        ends.push(buf.len());
         for k in &self.keywords {
-            let mut line = BytesMut::new();
-            k.write(&mut line);
-            lines.push(line.freeze());
+            k.write(&mut buf);
+            ends.push(buf.len());
         }
+        let buf = buf.freeze();
+        let mut start = 0;
+        let lines = ends.into_iter().map(|end| {
+            let line = buf.slice(start..end);
+            start = end;
+            line
+        });
         Reply::multiline(ReplyCode::OK, None, lines)
     }
 
@@ -737,7 +746,12 @@ impl Capabilities {
 /// Splits `host [SP greeting]`; an unparsable first word leaves the whole line as greeting.
 fn split_first_line(line: &Bytes) -> (Option<Host>, Bytes) {
     let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
-    match parse_host(&line.slice(..end)) {
+    // Lenient: `_` in labels is common in internal server names and harms nobody here.
+    let opts = ParseOptions {
+        path_syntax: PathSyntax::Lenient,
+        ..ParseOptions::default()
+    };
+    match Host::parse(&line.slice(..end), &opts).ok() {
         Some(host) => {
             let rest = line.slice(end..);
             let greeting = if rest.first() == Some(&b' ') {
@@ -748,68 +762,5 @@ fn split_first_line(line: &Bytes) -> (Option<Host>, Bytes) {
             (Some(host), greeting)
         }
         None => (None, line.clone()),
-    }
-}
-
-/// `Domain / address-literal` (RFC 5321 4.1.2, 4.1.3), U-labels allowed (RFC 6531 3.3).
-fn parse_host(word: &Bytes) -> Option<Host> {
-    if word.first() == Some(&b'[') {
-        return parse_address_literal(word).map(Host::Literal);
-    }
-    is_domain(word).then(|| Host::Domain(Domain(word.clone())))
-}
-
-fn is_domain(s: &[u8]) -> bool {
-    if s.is_empty() || s.len() > 255 || core::str::from_utf8(s).is_err() {
-        return false;
-    }
-    // sub-domain = Let-dig [Ldh-str]; non-ASCII octets count as letters (U-labels).
-    let let_dig = |b: u8| b.is_ascii_alphanumeric() || !b.is_ascii();
-    s.split(|&b| b == b'.').all(|label| {
-        matches!((label.first(), label.last()), (Some(&f), Some(&l)) if let_dig(f) && let_dig(l))
-            && label.iter().all(|&b| let_dig(b) || b == b'-')
-    })
-}
-
-fn parse_address_literal(word: &Bytes) -> Option<AddressLiteral> {
-    let inner = word.strip_prefix(b"[")?.strip_suffix(b"]")?;
-    let text = core::str::from_utf8(inner).ok()?;
-    if let Some(colon) = text.find(':') {
-        let (tag, content) = (&text[..colon], &text[colon + 1..]);
-        if tag.eq_ignore_ascii_case("IPv6") {
-            return content.parse::<Ipv6Addr>().ok().map(AddressLiteral::Ipv6);
-        }
-        // Standardized-tag = Ldh-str; dcontent = %d33-90 / %d94-126.
-        let tag_ok = tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && tag
-                .bytes()
-                .last()
-                .is_some_and(|b| b.is_ascii_alphanumeric());
-        let content_ok =
-            !content.is_empty() && content.bytes().all(|b| matches!(b, 33..=90 | 94..=126));
-        return (tag_ok && content_ok).then(|| AddressLiteral::General {
-            tag: word.slice_ref(tag.as_bytes()),
-            content: word.slice_ref(content.as_bytes()),
-        });
-    }
-    text.parse::<Ipv4Addr>().ok().map(AddressLiteral::Ipv4)
-}
-
-fn write_host(host: &Host, out: &mut BytesMut) {
-    match host {
-        Host::Domain(d) => out.put_slice(d.as_bytes()),
-        Host::Literal(AddressLiteral::Ipv4(ip)) => {
-            let _ = write!(out, "[{ip}]");
-        }
-        Host::Literal(AddressLiteral::Ipv6(ip)) => {
-            let _ = write!(out, "[IPv6:{ip}]");
-        }
-        Host::Literal(AddressLiteral::General { tag, content }) => {
-            out.put_u8(b'[');
-            out.put_slice(tag);
-            out.put_u8(b':');
-            out.put_slice(content);
-            out.put_u8(b']');
-        }
     }
 }

@@ -6,6 +6,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 use super::*;
+use crate::address::{AddressLiteral, Domain};
 use crate::reply::{Reply, ReplyCode};
 use crate::Status;
 
@@ -241,9 +242,14 @@ fn first_line_forms() {
     );
     // U-label (RFC 6531 3.3).
     assert_eq!(one("bücher.example").0, domain("bücher.example"));
+    // `_` is accepted (internal server names use it; PathSyntax::Lenient).
+    assert_eq!(
+        one("mail_server.example says hi"),
+        (domain("mail_server.example"), b("says hi"))
+    );
     // Not hosts: kept whole as greeting.
     for bad in [
-        "mail_server.example says hi",
+        "mail!server.example says hi",
         "-bad.example",
         "bad-.example",
         "a..b",
@@ -633,7 +639,7 @@ fn capabilities() -> impl Strategy<Value = Capabilities> {
             // Without a host, a greeting must not start with something that parses as one
             // (from_reply would then find a host): prefix a character no host has.
             greeting: if host.is_none() && !greeting.is_empty() {
-                let mut g = BytesMut::from(&b"_"[..]);
+                let mut g = BytesMut::from(&b"!"[..]);
                 g.extend_from_slice(&greeting);
                 g.freeze()
             } else {

@@ -73,6 +73,11 @@ impl ReplyLine {
             pair(reply_code, separator)(&line[..]).map_err(|_| ReplyError::Syntax)?;
         match sep {
             None if !rest.is_empty() => Err(ReplyError::Syntax),
+            // RFC 5321 4.2: textstring is HT and %d32-126 only. A bare CR inside a line would
+            // survive into `Reply::lines` and be re-split by every writer that normalises
+            // text (found by the `ehlo` fuzz target: `Capabilities::to_reply` changed the
+            // keyword list), and a proxy would forward it as is.
+            _ if memchr::memchr(b'\r', rest).is_some() => Err(ReplyError::Syntax),
             _ => Ok(ReplyLine {
                 code,
                 last: sep != Some(b'-'),

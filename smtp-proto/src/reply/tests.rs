@@ -99,7 +99,7 @@ fn long_text_is_wrapped_within_512_octets() {
     assert!(r.line_count() > 1);
     let w = wire(&r);
     for line in w[..].split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        assert!(line.len() + 1 <= 512, "line of {} octets", line.len() + 1);
+        assert!(line.len() < 512, "line of {} octets", line.len() + 1);
     }
     let (back, _) = match Reply::parse(&w.freeze()).unwrap() {
         Status::Complete(x) => x,
@@ -160,4 +160,39 @@ fn standard_replies_are_valid_single_lines() {
         };
         assert_eq!(back, r);
     }
+}
+
+/// Regression (fuzz target `reply`): `wire_len` counted a separator and a space that `write`
+/// leaves out for a bare code (`354\r\n`) and for an enhanced code without text.
+#[test]
+fn wire_len_matches_write_for_bare_code_and_empty_text() {
+    let src = b"354\r\n220 \r\n250-\r\n250 2.0.0\r\n";
+    let buf = Bytes::from_static(src);
+    let mut pos = 0;
+    while pos < buf.len() {
+        let Ok(Status::Complete((r, used))) = Reply::parse(&buf.slice(pos..)) else {
+            panic!("no reply at {pos}")
+        };
+        assert_eq!(r.wire_len(), wire(&r).len(), "{r:?}");
+        pos += used;
+    }
+    let r = Reply::new(ReplyCode::OK, Some(EnhancedCode::OK), "");
+    assert_eq!(&wire(&r)[..], b"250 2.0.0\r\n");
+    assert_eq!(r.wire_len(), 11);
+}
+
+/// Regression (fuzz target `ehlo`): a bare CR inside a reply line was kept in the text, so
+/// writers that split text at CR (`Capabilities::to_reply`) produced a different reply.
+#[test]
+fn bare_cr_inside_a_reply_line_is_a_syntax_error() {
+    let buf = Bytes::from_static(b"250-XFORWARD NAME HELO\r250-injected\r\n250 DSN\r\n");
+    assert_eq!(Reply::parse(&buf), Err(ReplyError::Syntax));
+    let mut parser = ReplyParser::new(ReplyLimits::default());
+    assert_eq!(
+        parser.push_line(&Bytes::from_static(b"250 a\rb")),
+        Err(ReplyError::Syntax)
+    );
+    // A CR right before the LF is the line ending, not text.
+    let (r, _) = parse_all(b"250 ok\r\n");
+    assert_eq!(&r.first_line()[..], b"ok");
 }

@@ -21,9 +21,21 @@ impl Reply {
     pub fn wire_len(&self) -> usize {
         let enh = self.enhanced().map_or(0, |e| {
             let mut b = [0u8; 9];
-            e.write_to(&mut b) + 1
+            e.write_to(&mut b)
         });
-        self.lines().map(|l| 4 + enh + l.len() + 2).sum()
+        let n = self.line_count();
+        // Mirrors `write_inner`: a last line with neither enhanced code nor text is the bare
+        // code (`354\r\n`, no separator), and the space between enhanced code and text only
+        // appears when both are there (found by the `reply` fuzz target).
+        self.lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let last = i + 1 == n;
+                let sep = usize::from(!(last && enh == 0 && l.is_empty()));
+                let gap = usize::from(enh != 0 && !l.is_empty());
+                3 + sep + enh + gap + l.len() + 2
+            })
+            .sum()
     }
 
     fn write_inner(&self, out: &mut BytesMut, with_enhanced: bool) {

@@ -9,6 +9,8 @@
 //! | PLAIN (RFC 4616) | [`plain`] | [`PlainCredentials::encode`] | [`PlainCredentials::decode`] |
 //! | LOGIN (draft-murchison-sasl-login) | [`login`] | [`LoginClient`] | two [`decode_base64`] responses |
 //! | XOAUTH2 (Google) | [`xoauth2`] | [`XOAuth2::encode`] | [`XOAuth2::decode`] |
+//! | OAUTHBEARER (RFC 7628) | [`oauthbearer`] | [`OAuthBearer::encode`] | [`OAuthBearer::decode`] |
+//! | SCRAM-SHA-256 (RFC 5802, 7677) | [`scram`] | [`ScramClient`] | [`ScramServer`] |
 //!
 //! Secrets (passwords, tokens, whole decoded responses) travel in [`Secret`], whose `Debug`
 //! never shows them.
@@ -31,18 +33,18 @@ use crate::reply::{standard, EnhancedCode, Reply, ReplyCode};
 use crate::Secret;
 
 pub mod login;
-// pub mod oauthbearer;
+pub mod oauthbearer;
 pub mod plain;
-// pub mod scram;
+pub mod scram;
 pub mod xoauth2;
 
 #[cfg(test)]
 mod tests;
 
 pub use login::LoginClient;
-// pub use oauthbearer::OAuthBearer;
+pub use oauthbearer::OAuthBearer;
 pub use plain::PlainCredentials;
-// pub use scram::{ScramClient, ScramServer, ScramStoredKey};
+pub use scram::{ScramClient, ScramClientFirst, ScramServer, ScramStoredKey};
 pub use xoauth2::XOAuth2;
 
 /// A SASL mechanism name as used in `AUTH` and the EHLO `AUTH` keyword.
@@ -322,4 +324,53 @@ impl Credentials {
             .find(|m| offered.contains(m) && (cleartext_ok || !m.reveals_secret()))
             .cloned()
     }
+}
+
+/// `saslname` of RFC 5802 5.1 and RFC 5801 4 (shared by SCRAM and OAUTHBEARER): `,` is sent
+/// as `=2C` and `=` as `=3D`.
+pub(crate) fn encode_saslname(name: &[u8], out: &mut bytes::BytesMut) {
+    use bytes::BufMut as _;
+    for &b in name {
+        match b {
+            b',' => out.put_slice(b"=2C"),
+            b'=' => out.put_slice(b"=3D"),
+            _ => out.put_u8(b),
+        }
+    }
+}
+
+/// The inverse of [`encode_saslname`]; any other `=` sequence, a bare `,`, NUL, or invalid
+/// UTF-8 is malformed.
+pub(crate) fn decode_saslname(name: &[u8]) -> Result<Bytes, SaslError> {
+    const BAD: SaslError = SaslError::Malformed("bad saslname escape");
+    let mut out = alloc::vec::Vec::with_capacity(name.len());
+    let mut i = 0;
+    while let Some(&b) = name.get(i) {
+        match b {
+            b'=' => {
+                match name.get(i + 1..i + 3) {
+                    Some(b"2C") => out.push(b','),
+                    Some(b"3D") => out.push(b'='),
+                    _ => return Err(BAD),
+                }
+                i += 3;
+            }
+            b',' | 0 => return Err(BAD),
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    if core::str::from_utf8(&out).is_err() {
+        return Err(SaslError::Malformed("saslname is not UTF-8"));
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Printable ASCII and space: the strings on which SASLprep (RFC 4013) is the identity. Control
+/// characters are prohibited by SASLprep (table C.2.1); non-ASCII would need the Unicode
+/// tables, which this crate does not carry (see [`scram`]).
+pub(crate) fn is_saslprep_identity(s: &[u8]) -> bool {
+    s.iter().all(|&b| (0x20..0x7f).contains(&b))
 }

@@ -1,6 +1,8 @@
 use alloc::format;
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use base64::Engine as _;
 use bytes::Bytes;
 use proptest::prelude::*;
 
@@ -235,6 +237,348 @@ fn xoauth2_malformed() {
     assert_eq!(&m.token.expose()[..], b"tok==");
 }
 
+// --- OAUTHBEARER (RFC 7628) ---
+
+#[test]
+fn oauthbearer_rfc7628_examples() {
+    // 4.1 (IMAP, port 143) and the SMTP variant (port 587).
+    let imap = b"bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB";
+    let m = OAuthBearer::decode(decode_base64(imap).expect("b64").expose()).expect("valid");
+    let want = OAuthBearer {
+        authzid: Some(Bytes::from_static(b"user@example.com")),
+        host: Some(Bytes::from_static(b"server.example.com")),
+        port: Some(143),
+        token: Secret::new(Bytes::from_static(
+            b"vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==",
+        )),
+    };
+    assert_eq!(m, want);
+    assert_eq!(&encode_base64(m.encode().expose())[..], &imap[..]);
+    assert!(!format!("{m:?}").contains("vF9dft"));
+
+    // 4.3: empty auth= to discover the scope; the server answers with JSON, the client ^A.
+    let failed =
+        b"bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9AQE=";
+    let m = OAuthBearer::decode(decode_base64(failed).expect("b64").expose()).expect("valid");
+    assert!(m.token.expose().is_empty());
+    assert_eq!(&encode_base64(m.encode().expose())[..], &failed[..]);
+    let json = decode_challenge(b"eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJleGFtcGxlX3Njb3BlIiwib3BlbmlkLWNvbmZpZ3VyYXRpb24iOiJodHRwczovL2V4YW1wbGUuY29tLy53ZWxsLWtub3duL29wZW5pZC1jb25maWd1cmF0aW9uIn0=").expect("json");
+    assert!(json.starts_with(b"{\"status\":\"invalid_token\""));
+    let ack = decode_base64(b"AQ==").expect("b64");
+    assert!(oauthbearer::is_error_ack(ack.expose()));
+    assert_eq!(&encode_base64(oauthbearer::ERROR_ACK)[..], b"AQ==");
+}
+
+#[test]
+fn oauthbearer_variants_and_malformed() {
+    // No authzid, unknown keys ignored, escaped saslname.
+    let m = OAuthBearer::decode(b"n,,\x01qs=x\x01auth=Bearer abc\x01\x01").expect("valid");
+    assert_eq!((m.authzid, m.host, m.port), (None, None, None));
+    let m = OAuthBearer::decode(b"y,a=a=2Cb=3Dc,\x01auth=Bearer abc\x01\x01").expect("valid");
+    assert_eq!(m.authzid.as_deref(), Some(&b"a,b=c"[..]));
+    let enc = OAuthBearer {
+        authzid: Some(Bytes::from_static(b"a,b=c")),
+        ..OAuthBearer::new("x", "abc")
+    };
+    assert!(enc.encode().expose().starts_with(b"n,a=a=2Cb=3Dc,\x01"));
+    assert_eq!(
+        OAuthBearer::decode(b"p=tls-unique,,\x01auth=Bearer abc\x01\x01"),
+        Err(SaslError::ChannelBindingNotSupported)
+    );
+    for bad in [
+        &b""[..],
+        b"\x01",
+        b"n,,",
+        b"n,,\x01",
+        b"n,,\x01\x01",
+        b"n,,\x01auth=Bearer abc\x01",
+        b"n,,\x01auth=Bearer abc\x01\x01\x01",
+        b"n,,auth=Bearer abc\x01\x01",
+        b"n,a=,\x01auth=Bearer abc\x01\x01",
+        b"n,a=x=41,\x01auth=Bearer abc\x01\x01",
+        b"n,b=x,\x01auth=Bearer abc\x01\x01",
+        b"x,,\x01auth=Bearer abc\x01\x01",
+        b"F,n,,\x01auth=Bearer abc\x01\x01",
+        b"n,,\x01auth=Basic abc\x01\x01",
+        b"n,,\x01auth=Bearer abc\x01auth=Bearer d\x01\x01",
+        b"n,,\x01port=0143\x01auth=Bearer abc\x01\x01",
+        b"n,,\x01port=70000\x01auth=Bearer abc\x01\x01",
+        b"n,,\x01port=\x01auth=Bearer abc\x01\x01",
+        b"n,,\x01h0st=x\x01auth=Bearer abc\x01\x01",
+        b"n,,\x01noequals\x01auth=Bearer abc\x01\x01",
+        b"n,,\x01host=a\x00b\x01auth=Bearer abc\x01\x01",
+    ] {
+        assert!(OAuthBearer::decode(bad).is_err(), "{bad:?}");
+    }
+}
+
+// --- SCRAM-SHA-256 (RFC 5802, RFC 7677) ---
+
+const RFC7677_CLIENT_FIRST: &[u8] = b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
+const RFC7677_SERVER_FIRST: &[u8] =
+    b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+const RFC7677_CLIENT_FINAL: &[u8] = b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+const RFC7677_SERVER_FINAL: &[u8] = b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+const RFC7677_SERVER_NONCE: &str = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
+
+fn rfc7677_stored() -> ScramStoredKey {
+    let salt = base64::engine::general_purpose::STANDARD
+        .decode("W22ZaJ0SNY7soEsUEjb6gQ==")
+        .expect("salt");
+    ScramStoredKey::derive("pencil", salt, 4096).expect("derive")
+}
+
+#[test]
+fn scram_client_rfc7677_vector() {
+    let mut c = ScramClient::new("user", "pencil", "rOprNGfwEbeRWgbNEkqO").expect("client");
+    assert_eq!(&c.client_first()[..], RFC7677_CLIENT_FIRST);
+    assert_eq!(
+        &c.handle_server_first(RFC7677_SERVER_FIRST).expect("final")[..],
+        RFC7677_CLIENT_FINAL
+    );
+    assert!(!c.is_verified());
+    c.handle_server_final(RFC7677_SERVER_FINAL)
+        .expect("verified");
+    assert!(c.is_verified());
+    assert_eq!(
+        c.handle_server_final(RFC7677_SERVER_FINAL),
+        Err(SaslError::OutOfOrder)
+    );
+    assert!(!format!("{c:?}").contains("pencil"));
+}
+
+#[test]
+fn scram_server_rfc7677_vector() {
+    let first = ScramServer::parse_client_first(RFC7677_CLIENT_FIRST).expect("client-first");
+    assert_eq!(&first.username()[..], b"user");
+    assert_eq!(first.authzid(), None);
+    let stored = rfc7677_stored();
+    assert!(!format!("{stored:?}").contains(&format!("{:?}", stored.stored_key.expose())));
+    let mut s = ScramServer::new(first, stored, RFC7677_SERVER_NONCE).expect("server");
+    assert_eq!(&s.server_first()[..], RFC7677_SERVER_FIRST);
+    assert_eq!(
+        &s.handle_client_final(RFC7677_CLIENT_FINAL)
+            .expect("verified")[..],
+        RFC7677_SERVER_FINAL
+    );
+    assert!(s.is_verified());
+    assert_eq!(
+        s.handle_client_final(RFC7677_CLIENT_FINAL),
+        Err(SaslError::OutOfOrder)
+    );
+}
+
+#[test]
+fn scram_wrong_password_and_forged_server() {
+    // Wrong password: the server refuses the proof.
+    let mut c = ScramClient::new("user", "pencil!", "rOprNGfwEbeRWgbNEkqO").expect("client");
+    let first = ScramServer::parse_client_first(&c.client_first()).expect("first");
+    let mut s = ScramServer::new(first, rfc7677_stored(), RFC7677_SERVER_NONCE).expect("server");
+    let fin = c.handle_server_first(&s.server_first()).expect("final");
+    assert_eq!(
+        s.handle_client_final(&fin),
+        Err(SaslError::AuthenticationFailed)
+    );
+    assert_eq!(SaslError::AuthenticationFailed.reply().code().as_u16(), 535);
+
+    // A server that does not know the password cannot produce the signature.
+    let mut c = ScramClient::new("user", "pencil", "rOprNGfwEbeRWgbNEkqO").expect("client");
+    c.handle_server_first(RFC7677_SERVER_FIRST).expect("final");
+    assert_eq!(
+        c.handle_server_final(b"v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        Err(SaslError::AuthenticationFailed)
+    );
+    assert!(!c.is_verified());
+    let mut c = ScramClient::new("user", "pencil", "rOprNGfwEbeRWgbNEkqO").expect("client");
+    c.handle_server_first(RFC7677_SERVER_FIRST).expect("final");
+    assert_eq!(
+        c.handle_server_final(b"e=invalid-proof"),
+        Err(SaslError::ServerRejected(Bytes::from_static(
+            b"invalid-proof"
+        )))
+    );
+}
+
+#[test]
+fn scram_client_rejects_bad_server_first() {
+    let fresh = || ScramClient::new("user", "pencil", "rOprNGfwEbeRWgbNEkqO").expect("client");
+    for bad in [
+        &b""[..],
+        b"r=rOprNGfwEbeRWgbNEkqO,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", // nonce not extended
+        b"r=other%hvYDp,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",          // foreign nonce
+        b"r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ=,i=4096", // bad base64
+        b"r=rOprNGfwEbeRWgbNEkqOx,s=,i=4096",
+        b"r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=04096",
+        b"r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=x",
+        b"r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==",
+        b"m=ext,r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+        b"s=W22ZaJ0SNY7soEsUEjb6gQ==,r=rOprNGfwEbeRWgbNEkqOx,i=4096",
+    ] {
+        let mut c = fresh();
+        assert!(c.handle_server_first(bad).is_err(), "{bad:?}");
+        // A failed exchange accepts nothing more.
+        assert_eq!(
+            c.handle_server_first(RFC7677_SERVER_FIRST),
+            Err(SaslError::OutOfOrder)
+        );
+    }
+    // Iteration counts outside the accepted range (a hostile server cannot make us spin).
+    for (count, want) in [("1", 1u32), ("4095", 4095), ("4000000000", 4_000_000_000)] {
+        let msg = format!("r=rOprNGfwEbeRWgbNEkqOx,s=W22ZaJ0SNY7soEsUEjb6gQ==,i={count}");
+        assert_eq!(
+            fresh().handle_server_first(msg.as_bytes()),
+            Err(SaslError::IterationCount(want))
+        );
+    }
+    let mut lenient = fresh().with_iteration_limits(1, 10);
+    assert!(lenient
+        .handle_server_first(b"r=rOprNGfwEbeRWgbNEkqOx,s=c2FsdA==,i=1")
+        .is_ok());
+    // Extensions after i= are ignored.
+    let mut c = fresh();
+    assert!(c
+        .handle_server_first(b"r=rOprNGfwEbeRWgbNEkqOx,s=c2FsdA==,i=4096,x=y")
+        .is_ok());
+}
+
+#[test]
+fn scram_saslprep_choice_and_nonces() {
+    assert!(ScramClient::new("us,e=r", "pw d", "n").is_ok());
+    let c = ScramClient::new("us,e=r", "pw", "nonce").expect("client");
+    assert_eq!(&c.client_first()[..], b"n,,n=us=2Ce=3Dr,r=nonce");
+    for (user, pw) in [
+        ("usér", "pw"),
+        ("user", "pässword"),
+        ("user", "pw\t"),
+        ("", "pw"),
+    ] {
+        assert_eq!(
+            ScramClient::new(user, pw, "n").err(),
+            Some(SaslError::UnsupportedCharacters),
+            "{user}"
+        );
+    }
+    assert_eq!(
+        ScramStoredKey::derive("pässword", &b"s"[..], 4096),
+        Err(SaslError::UnsupportedCharacters)
+    );
+    assert_eq!(
+        ScramStoredKey::derive("pw", &b"s"[..], 0),
+        Err(SaslError::IterationCount(0))
+    );
+    for nonce in ["", "a,b", "a b", "é"] {
+        assert!(
+            matches!(
+                ScramClient::new("u", "p", nonce),
+                Err(SaslError::Malformed(_))
+            ),
+            "{nonce:?}"
+        );
+    }
+    let first = ScramServer::parse_client_first(b"n,,n=user,r=abc").expect("first");
+    assert!(ScramServer::new(first, rfc7677_stored(), "x,y").is_err());
+}
+
+#[test]
+fn scram_server_parses_and_rejects_client_first() {
+    // Non-ASCII user names pass through as sent; authzid is unescaped.
+    let f = ScramServer::parse_client_first("y,a=ad=3Dmin,n=jürgen,r=abc,x=ext".as_bytes())
+        .expect("first");
+    assert_eq!(&f.username()[..], "jürgen".as_bytes());
+    assert_eq!(f.authzid().map(|a| &a[..]), Some(&b"ad=min"[..]));
+    assert_eq!(
+        ScramServer::parse_client_first(b"p=tls-unique,,n=user,r=abc"),
+        Err(SaslError::ChannelBindingNotSupported)
+    );
+    for bad in [
+        &b""[..],
+        b"n,,",
+        b"n,,n=user",
+        b"n,,n=,r=abc",
+        b"n,,r=abc,n=user",
+        b"n,,n=user,r=",
+        b"n,,n=us=41er,r=abc",
+        b"n,,m=ext,n=user,r=abc",
+        b"n,,n=user,r=a b",
+        b"n,,n=u\x01ser,r=abc",
+        b"n,,n=u\xffser,r=abc",
+        b"n,n=user,r=abc",
+    ] {
+        assert!(ScramServer::parse_client_first(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn scram_with_authzid() {
+    let mut c = ScramClient::new("user", "pencil", "abc")
+        .expect("client")
+        .with_authzid("ad,min")
+        .expect("authzid");
+    let first_msg = c.client_first();
+    assert_eq!(&first_msg[..], b"n,a=ad=2Cmin,n=user,r=abc");
+    let first = ScramServer::parse_client_first(&first_msg).expect("first");
+    assert_eq!(first.authzid().map(|a| &a[..]), Some(&b"ad,min"[..]));
+    let mut s = ScramServer::new(first, rfc7677_stored(), "xyz").expect("server");
+    let fin = c.handle_server_first(&s.server_first()).expect("final");
+    assert!(fin.starts_with(b"c=bixhPWFkPTJDbWluLA==,"), "{fin:?}");
+    let server_final = s.handle_client_final(&fin).expect("verified");
+    c.handle_server_final(&server_final).expect("verified");
+    assert!(ScramClient::new("u", "p", "n")
+        .expect("c")
+        .with_authzid("é")
+        .is_err());
+}
+
+#[test]
+fn scram_server_rejects_bad_client_final() {
+    let server = || {
+        let first = ScramServer::parse_client_first(RFC7677_CLIENT_FIRST).expect("first");
+        ScramServer::new(first, rfc7677_stored(), RFC7677_SERVER_NONCE).expect("server")
+    };
+    let nonce = "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
+    let proof = "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+    let cases: Vec<(String, SaslError)> = vec![
+        (
+            format!("c=eSws,r={nonce},p={proof}"),
+            SaslError::ChannelBindingNotSupported,
+        ),
+        (
+            format!("c=biws,r={nonce}x,p={proof}"),
+            SaslError::Malformed("SCRAM nonce mismatch"),
+        ),
+        (
+            format!("c=biws,r={nonce},p=AAAA"),
+            SaslError::Malformed("bad SCRAM client-final-message"),
+        ),
+        (format!("c=biws,r={nonce},p=!!"), SaslError::InvalidBase64),
+        (
+            format!("c=biws,r={nonce}"),
+            SaslError::Malformed("bad SCRAM client-final-message"),
+        ),
+        (
+            format!("r={nonce},c=biws,p={proof}"),
+            SaslError::Malformed("bad SCRAM client-final-message"),
+        ),
+        (
+            String::new(),
+            SaslError::Malformed("bad SCRAM client-final-message"),
+        ),
+        (
+            format!("c=biws,r={nonce},p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVM="),
+            SaslError::AuthenticationFailed,
+        ),
+    ];
+    for (msg, want) in cases {
+        let mut s = server();
+        assert_eq!(s.handle_client_final(msg.as_bytes()), Err(want), "{msg}");
+        assert!(!s.is_verified());
+        assert_eq!(
+            s.handle_client_final(RFC7677_CLIENT_FINAL),
+            Err(SaslError::OutOfOrder)
+        );
+    }
+}
+
 // --- Credentials ---
 
 #[test]
@@ -315,10 +659,63 @@ proptest! {
     }
 
     #[test]
+    fn oauthbearer_round_trip(
+        user in proptest::option::of("[!-~]{1,30}"),
+        host in proptest::option::of("[a-z0-9.-]{1,30}"),
+        port in proptest::option::of(1u16..),
+        token in "([A-Za-z0-9._~+/-]{1,60}=*)?",
+    ) {
+        let m = OAuthBearer {
+            authzid: user.map(Bytes::from),
+            host: host.map(Bytes::from),
+            port,
+            token: Secret::new(Bytes::from(token)),
+        };
+        prop_assert_eq!(OAuthBearer::decode(m.encode().expose())?, m);
+    }
+
+    #[test]
+    fn scram_client_and_server_agree(
+        user in "[ -~]{1,20}",
+        password in "[ -~]{0,20}",
+        cnonce in "[!-+\\--~]{1,24}",
+        snonce in "[!-+\\--~]{1,24}",
+        salt in proptest::collection::vec(any::<u8>(), 1..20),
+        wrong in any::<bool>(),
+    ) {
+        let mut client = ScramClient::new(&user, &password, &cnonce)?.with_iteration_limits(1, 16);
+        let first = ScramServer::parse_client_first(&client.client_first())?;
+        prop_assert_eq!(first.username(), &Bytes::from(user.clone()));
+        let stored_pw = if wrong { format!("{password}x") } else { password.clone() };
+        let stored = ScramStoredKey::derive(&stored_pw, salt, 16)?;
+        let mut server = ScramServer::new(first, stored, &snonce)?;
+        let client_final = client.handle_server_first(&server.server_first())?;
+        match server.handle_client_final(&client_final) {
+            Ok(server_final) => {
+                prop_assert!(!wrong);
+                client.handle_server_final(&server_final)?;
+                prop_assert!(client.is_verified() && server.is_verified());
+            }
+            Err(e) => {
+                prop_assert!(wrong);
+                prop_assert_eq!(e, SaslError::AuthenticationFailed);
+            }
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = decode_base64(&data);
         let _ = decode_challenge(&data);
         let _ = PlainCredentials::decode(&data);
         let _ = XOAuth2::decode(&data);
+        let _ = OAuthBearer::decode(&data);
+        let _ = ScramServer::parse_client_first(&data);
+        let mut c = ScramClient::new("user", "pencil", "rOprNGfwEbeRWgbNEkqO")?.with_iteration_limits(1, 16);
+        let _ = c.handle_server_first(&data);
+        let _ = c.handle_server_final(&data);
+        let mut c = ScramClient::new("user", "pencil", "rOprNGfwEbeRWgbNEkqO")?.with_iteration_limits(1, 1);
+        c.handle_server_first(b"r=rOprNGfwEbeRWgbNEkqOx,s=c2FsdA==,i=1")?;
+        let _ = c.handle_server_final(&data);
     }
 }
