@@ -52,7 +52,10 @@ fn no_allocation_per_body_chunk() {
     let now = Instant::ZERO;
     let mut s = Session::new(PreparedConfig::new(c), now);
     let mut out = BytesMut::with_capacity(4096);
-    s.receive(now, segment(b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"));
+    s.receive(
+        now,
+        segment(b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+    );
     drain(&mut s, &mut out);
 
     // 64 lines per segment, every other one dot-stuffed: 33 body pieces per segment.
@@ -80,7 +83,10 @@ fn no_allocation_per_body_chunk() {
     let after = dhat::HeapStats::get();
     assert!(pieces >= 190 * 32, "{pieces} body pieces");
     let allocations = after.total_blocks - before.total_blocks;
-    assert_eq!(allocations, 0, "{allocations} allocations for {pieces} body pieces");
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations for {pieces} body pieces"
+    );
 
     // The message still ends normally afterwards.
     s.receive(now, segment(b".\r\nQUIT\r\n"));

@@ -10,7 +10,9 @@ mod server_common;
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use server_common::{coalesce, summary};
-use smtp_proto::server::{AuthTlsPolicy, Event, Pending, PreparedConfig, Protocol, ServerConfig, Session};
+use smtp_proto::server::{
+    AuthTlsPolicy, Event, Pending, PreparedConfig, Protocol, ServerConfig, Session,
+};
 use smtp_proto::{Instant, Mechanism};
 
 use server_common::reply;
@@ -75,7 +77,13 @@ fn run(
             (Choice::AcceptWith, Pending::DataStart) => s.accept_with(reply("354 go ahead")),
             (Choice::AcceptWith, Pending::EndOfMessage) if config.protocol == Protocol::Lmtp => {
                 let n = lmtp_count(events);
-                s.decide_lmtp((0..n).map(|i| reply(if i % 2 == 0 { "250 2.0.0 ok" } else { "452 4.2.2 full" })))
+                s.decide_lmtp((0..n).map(|i| {
+                    reply(if i % 2 == 0 {
+                        "250 2.0.0 ok"
+                    } else {
+                        "452 4.2.2 full"
+                    })
+                }))
             }
             (Choice::AcceptWith, _) => s.accept_with(reply("250 2.0.0 custom")),
             (Choice::RejectPermanent, _) => s.reject(reply("550 5.7.1 no")),
@@ -116,7 +124,11 @@ fn lmtp_count(events: &[String]) -> usize {
     events
         .iter()
         .rev()
-        .find_map(|e| e.strip_prefix("eom ").and_then(|r| r.rsplit("rcpts=").next()).and_then(|n| n.parse().ok()))
+        .find_map(|e| {
+            e.strip_prefix("eom ")
+                .and_then(|r| r.rsplit("rcpts=").next())
+                .and_then(|n| n.parse().ok())
+        })
         .unwrap_or(0)
 }
 

@@ -56,9 +56,14 @@ fn check(policy: BareLineEndingPolicy, fake_end: &[u8], d: &Driver) {
     let sums: Vec<String> = d.events.iter().map(summary).collect();
     let mails = sums.iter().filter(|s| s.starts_with("mail ")).count();
     let eoms = sums.iter().filter(|s| s.starts_with("eom ")).count();
-    assert_eq!(mails, 1, "{fake_end:?} {policy:?}: a second MAIL was executed: {sums:#?}");
+    assert_eq!(
+        mails, 1,
+        "{fake_end:?} {policy:?}: a second MAIL was executed: {sums:#?}"
+    );
     assert!(eoms <= 1, "{fake_end:?} {policy:?}: two messages");
-    assert!(!sums.iter().any(|s| s.starts_with("mail ") && s.contains("admin@example.org")));
+    assert!(!sums
+        .iter()
+        .any(|s| s.starts_with("mail ") && s.contains("admin@example.org")));
     // The smuggled text stays inside the one message (or the message is refused).
     let out = String::from_utf8_lossy(&d.out);
     let bare = has_bare_line_ending(&smuggling_input(fake_end));
@@ -72,7 +77,10 @@ fn check(policy: BareLineEndingPolicy, fake_end: &[u8], d: &Driver) {
             assert_eq!(eoms, 1);
             let body = d.body();
             let needle = b"MAIL FROM:<admin@example.org>";
-            assert!(body.windows(needle.len()).any(|w| w == needle), "{fake_end:?}: smuggled text left the body");
+            assert!(
+                body.windows(needle.len()).any(|w| w == needle),
+                "{fake_end:?}: smuggled text left the body"
+            );
         }
     }
     // Exactly one reply per command: EHLO, MAIL, RCPT, DATA (354), end of data, QUIT.
@@ -94,7 +102,11 @@ fn smuggled_end_of_data_never_starts_a_second_message() {
             for cut in 1..input.len() {
                 let split = run(policy, &input, &[cut]);
                 assert_eq!(split.out, whole.out, "{fake_end:?} split at {cut}");
-                assert_eq!(split.summaries(), whole.summaries(), "{fake_end:?} split at {cut}");
+                assert_eq!(
+                    split.summaries(),
+                    whole.summaries(),
+                    "{fake_end:?} split at {cut}"
+                );
             }
             let ones: Vec<usize> = (1..input.len()).collect();
             let bytewise = run(policy, &input, &ones);
@@ -123,14 +135,24 @@ fn starttls_injection_is_discarded_and_never_executed() {
         d.feed(&payload[cut..]);
         let started = d.events.iter().any(|e| matches!(e, Event::StartTls { .. }));
         assert!(started, "cut {cut}");
-        d.session.tls_established(smtp_proto::server::TlsInfo::new()).expect("hand-off");
+        d.session
+            .tls_established(smtp_proto::server::TlsInfo::new())
+            .expect("hand-off");
         // Anything received before the handshake was plaintext: gone.
         d.feed(b"");
         d.settle();
         let sums: Vec<String> = d.events.iter().map(summary).collect();
-        assert!(!sums.iter().any(|s| s.starts_with("mail ") || s.starts_with("rcpt ")), "cut {cut}: {sums:#?}");
+        assert!(
+            !sums
+                .iter()
+                .any(|s| s.starts_with("mail ") || s.starts_with("rcpt ")),
+            "cut {cut}: {sums:#?}"
+        );
         let out = d.take_out();
-        assert!(out.ends_with("220 2.0.0 Ready to start TLS\r\n"), "cut {cut}: {out}");
+        assert!(
+            out.ends_with("220 2.0.0 Ready to start TLS\r\n"),
+            "cut {cut}: {out}"
+        );
         // The session waits for a fresh EHLO.
         d.feed(b"MAIL FROM:<a@b>\r\n");
         assert_eq!(d.take_out(), "503 Send HELO/EHLO first\r\n");
@@ -140,7 +162,9 @@ fn starttls_injection_is_discarded_and_never_executed() {
                 .events
                 .iter()
                 .filter_map(|e| match e {
-                    Event::StartTls { discarded_plaintext } => Some(*discarded_plaintext),
+                    Event::StartTls {
+                        discarded_plaintext,
+                    } => Some(*discarded_plaintext),
                     _ => None,
                 })
                 .sum();
