@@ -15,7 +15,8 @@ use crate::ehlo::{Capabilities, EhloKeyword, Extension};
 use crate::error::ParseError;
 use crate::options::{LineEnding, ParseOptions, PathSyntax};
 use crate::reply::{Reply, ReplyCode, ReplyLimits, ReplyParser};
-use crate::sasl::{self, Mechanism, PlainCredentials, XOAuth2};
+use crate::sasl::{self, Mechanism, OAuthBearer, PlainCredentials, XOAuth2};
+use crate::sasl::{ScramClient, ScramServer, ScramStoredKey};
 use crate::{xtext, Command, Domain, ForwardPath, Host, MailParams, Mailbox, RcptParams};
 use crate::{ReversePath, Status};
 
@@ -461,6 +462,12 @@ pub fn sasl(data: &[u8]) {
         Ok(x) => assert_eq!(XOAuth2::decode(x.encode().expose()), Ok(x)),
         Err(e) => assert!(e.reply().is_permanent()),
     }
+    let _ = sasl::oauthbearer::is_error_ack(data);
+    match OAuthBearer::decode(data) {
+        Ok(o) => assert_eq!(OAuthBearer::decode(o.encode().expose()), Ok(o)),
+        Err(e) => assert!(e.reply().is_permanent()),
+    }
+    scram(data);
     let m = Mechanism::from_name(data);
     assert_eq!(Mechanism::from_name(m.name()), m);
     // The input as the base64 of a message, too, so the fuzzer need not learn base64.
@@ -468,6 +475,32 @@ pub fn sasl(data: &[u8]) {
     if let Ok(m) = sasl::decode_base64(&b64) {
         assert_eq!(&m.expose()[..], data);
     }
+}
+
+/// SCRAM-SHA-256 with peer messages from the input (split at the first NUL): the server reads
+/// a client-first and a client-final, the client a server-first and a server-final. Nothing
+/// the peer sends may panic, and a forged proof or signature must never verify.
+fn scram(data: &[u8]) {
+    let nul = memchr::memchr(0, data).unwrap_or(data.len());
+    let (first, last) = (&data[..nul], data.get(nul + 1..).unwrap_or_default());
+    if let Err(e) = ScramServer::parse_client_first(first) {
+        assert!(e.reply().is_permanent() || e.reply().is_transient());
+    }
+    // Few iterations keep the fuzzer fast; the iteration limits themselves are checked too.
+    let stored = ScramStoredKey::derive("pencil", Bytes::from_static(b"salt"), 1).unwrap();
+    let client_first = ScramServer::parse_client_first(b"n,,n=user,r=abc").unwrap();
+    let mut server = ScramServer::new(client_first, stored, "def").unwrap();
+    if server.handle_client_final(last).is_ok() {
+        panic!("a forged SCRAM client proof verified: {last:?}");
+    }
+    assert!(!server.is_verified());
+    let mut client = ScramClient::new("user", "pencil", "abc")
+        .unwrap()
+        .with_iteration_limits(1, 8);
+    if client.handle_server_first(first).is_ok() && client.handle_server_final(last).is_ok() {
+        panic!("a forged SCRAM server signature verified: {first:?} {last:?}");
+    }
+    assert!(!client.is_verified());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,3 +560,7 @@ pub fn roundtrip(data: &[u8]) {
 // ----- server session (owned by the server session; see `crate::server::fuzz`) -----
 
 pub use crate::server::fuzz::{server_script, server_split_differential};
+
+// ----- client session (owned by the client session; see `crate::client::fuzz`) -----
+
+pub use crate::client::fuzz::{client_script, client_split_differential};

@@ -27,6 +27,7 @@ pub mod server;
 mod status;
 mod time;
 pub mod tls;
+pub mod trace;
 pub mod xtext;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};

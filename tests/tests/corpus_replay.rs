@@ -19,6 +19,8 @@ const TARGETS: &[(&str, FuzzFn)] = &[
     ("params", __fuzz::params),
     ("sasl", __fuzz::sasl),
     ("roundtrip", __fuzz::roundtrip),
+    ("server_script", __fuzz::server_script),
+    ("split_differential", __fuzz::server_split_differential),
 ];
 
 fn corpus_root() -> PathBuf {
@@ -73,4 +75,14 @@ macro_rules! replay_tests {
     )*};
 }
 
-replay_tests!(command, reply, ehlo, path, params, sasl, roundtrip);
+replay_tests!(
+    command,
+    reply,
+    ehlo,
+    path,
+    params,
+    sasl,
+    roundtrip,
+    server_script,
+    split_differential,
+);

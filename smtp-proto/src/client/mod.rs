@@ -43,8 +43,9 @@ mod auth;
 mod config;
 mod envelope;
 mod event;
+#[cfg(feature = "__fuzz")]
+pub(crate) mod fuzz;
 mod offer;
-mod scram;
 mod state;
 mod timer;
 mod wire;
@@ -64,11 +65,12 @@ pub use event::{
 pub use timer::Timer;
 
 use crate::ehlo::Capabilities;
+use crate::framing::stuff::{BodyEncoder, Framing};
 use crate::reply::ReplyParser;
 use crate::tls::TlsInfo;
 use crate::Instant;
 use offer::Offer;
-use state::{Expect, State, Txn};
+use state::{Expect, Out, State, Txn};
 use timer::TimerTable;
 
 /// A client session. See the [module documentation](self).
@@ -85,8 +87,12 @@ pub struct Session {
     /// The peer closed its side.
     eof: bool,
     parser: ReplyParser,
-    /// Command bytes waiting for `poll_transmit`.
+    /// Output in wire order, up to the last body item.
+    outq: VecDeque<Out>,
+    /// Command bytes written after `outq`, waiting for `poll_transmit`.
     tx: BytesMut,
+    /// Encodes the body being rendered by `poll_transmit`.
+    encoder: BodyEncoder,
     /// Replies awaited, oldest first (RFC 2920: matched by counting).
     expect: VecDeque<Expect>,
     /// Sequence number for the next expected reply, for timer bookkeeping.
@@ -126,7 +132,9 @@ impl Session {
             rx: BytesMut::new(),
             rx_scanned: 0,
             eof: false,
+            outq: VecDeque::new(),
             tx: BytesMut::new(),
+            encoder: BodyEncoder::new(Framing::Data),
             expect: VecDeque::new(),
             expect_seq: 0,
             armed_for: None,
@@ -294,8 +302,6 @@ impl Session {
         self.drive();
         let before = out.len();
         self.transmit(out);
-        self.drive();
-        self.transmit(out);
         out.len() - before
     }
 
@@ -335,7 +341,19 @@ impl Session {
 
     /// Bytes held: unprocessed input, an unfinished reply, queued commands and body.
     pub fn buffered_bytes(&self) -> usize {
-        self.rx.len() + self.parser.buffered_bytes() + self.tx.len() + self.body_queued
+        let queued_cmds: usize = self
+            .outq
+            .iter()
+            .map(|o| match o {
+                Out::Cmd(b) => b.len(),
+                _ => 0,
+            })
+            .sum();
+        self.rx.len()
+            + self.parser.buffered_bytes()
+            + self.tx.len()
+            + queued_cmds
+            + self.body_queued
     }
 
     /// The capabilities from the last EHLO/LHLO reply (forgotten at STARTTLS).
@@ -360,7 +378,7 @@ impl Session {
     }
 
     fn has_pending_output(&self) -> bool {
-        !self.tx.is_empty() || self.state_has_body_output()
+        !self.tx.is_empty() || !self.outq.is_empty()
     }
 
     fn is_closing(&self) -> bool {

@@ -165,6 +165,22 @@ pub(crate) struct Expect {
     sent: bool,
 }
 
+/// One item of output, in wire order. Body chunks are encoded (dot-stuffed, CRLF-normalised)
+/// only when `poll_transmit` renders them, straight into the caller's buffer.
+#[derive(Debug)]
+pub(crate) enum Out {
+    /// Command lines.
+    Cmd(Bytes),
+    /// A body begins: reset the encoder.
+    Start(Framing),
+    /// `BDAT size [LAST]`.
+    BdatHeader { size: usize, last: bool },
+    /// Body bytes as the application gave them.
+    Chunk(Bytes),
+    /// The end of the body (final CRLF if needed; `.` for DATA).
+    Finish,
+}
+
 /// Where a transaction is. See the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {
@@ -191,7 +207,9 @@ pub(crate) struct Txn {
     /// A final result (message result or failure) was reported.
     pub(crate) reported: bool,
     pipelined: bool,
-    encoder: BodyEncoder,
+    framing: Framing,
+    /// The encoder state after every chunk handed to the output queue, for BDAT sizes.
+    probe: BodyEncoder,
     /// Non-pipelined: the next recipient (index into `prepared.recipients`) to send.
     next_rcpt: usize,
     rcpt_pending: usize,
@@ -216,7 +234,8 @@ impl Txn {
             discard_body: false,
             reported: false,
             pipelined: false,
-            encoder: BodyEncoder::new(Framing::Data),
+            framing: Framing::Data,
+            probe: BodyEncoder::new(Framing::Data),
             next_rcpt: 0,
             rcpt_pending: 0,
             accepted: Vec::new(),
@@ -232,13 +251,11 @@ impl Txn {
         !matches!(self.step, Step::Queued | Step::Done)
     }
 
-    /// Whether `poll_transmit` has body bytes (or the end marker) to write for it now.
-    fn has_body_output(&self) -> bool {
+    /// Whether body bytes (or the end of the body) can go to the output queue now.
+    fn can_seal(&self) -> bool {
         self.step == Step::Body
             && (!self.body.is_empty() || self.body_ended)
-            && (self.encoder.framing() == Framing::Data
-                || self.pipelined
-                || self.bdat_outstanding == 0)
+            && (self.framing == Framing::Data || self.pipelined || self.bdat_outstanding == 0)
     }
 }
 
@@ -249,8 +266,9 @@ impl Session {
         self.rearm_reply_timer();
     }
 
+    /// Body bytes wait for `poll_transmit` (queued, or ready to be queued).
     pub(super) fn state_has_body_output(&self) -> bool {
-        self.txns.iter().any(Txn::has_body_output)
+        self.outq.iter().any(|o| !matches!(o, Out::Cmd(_))) || self.txns.iter().any(Txn::can_seal)
     }
 
     fn push_expect(&mut self, what: Awaiting, sent: bool) {
@@ -320,7 +338,11 @@ impl Session {
             let from = self.rx_scanned.min(self.rx.len());
             let Some(i) = memchr::memchr(b'\n', &self.rx[from..]) else {
                 self.rx_scanned = self.rx.len();
-                if self.rx.len() + 2 > self.config.reply_limits.max_line {
+                // Fail early only when every completion of this partial line fails the
+                // parser's own check (text + CRLF over the limit), so that the verdict does
+                // not depend on where the input was split. A trailing CR may be the CRLF's.
+                let cr = usize::from(self.rx.last() == Some(&b'\r'));
+                if self.rx.len() - cr + 2 > self.config.reply_limits.max_line {
                     return Err(ReplyError::LineTooLong);
                 }
                 return Ok(None);
@@ -382,7 +404,20 @@ impl Session {
 
     // ---- output -----------------------------------------------------------------------
 
+    /// Renders the output queue, then the commands written since, into `out`.
     pub(super) fn transmit(&mut self, out: &mut BytesMut) {
+        while let Some(item) = self.outq.pop_front() {
+            match item {
+                Out::Cmd(b) => out.extend_from_slice(&b),
+                Out::Start(framing) => self.encoder = BodyEncoder::new(framing),
+                Out::BdatHeader { size, last } => wire::bdat(out, size, last),
+                Out::Chunk(c) => {
+                    self.body_queued = self.body_queued.saturating_sub(c.len());
+                    self.encoder.encode(&c, out);
+                }
+                Out::Finish => self.encoder.finish(out),
+            }
+        }
         if !self.tx.is_empty() {
             out.extend_from_slice(&self.tx);
             self.tx.clear();
@@ -390,70 +425,89 @@ impl Session {
         for e in self.expect.iter_mut() {
             e.sent = true;
         }
-        if let Some(i) = self.txns.iter().position(Txn::has_body_output) {
-            self.transmit_body(i, out);
-        }
         self.timers.stop_output();
+        self.arm_data_block();
         self.rearm_reply_timer();
     }
 
-    fn transmit_body(&mut self, i: usize, out: &mut BytesMut) {
+    /// Queues an output item after the commands written so far.
+    fn queue_out(&mut self, item: Out) {
+        if !self.tx.is_empty() {
+            self.outq.push_back(Out::Cmd(self.tx.split().freeze()));
+        }
+        self.outq.push_back(item);
+    }
+
+    /// Moves the body of the transaction in `Body` into the output queue, as far as the
+    /// protocol allows now; queues the replies the body will get. Runs in processing order,
+    /// so the expected replies are in place before any later reply is read.
+    fn seal_body(&mut self) {
         let lmtp = self.config.protocol == Protocol::Lmtp;
+        let Some(i) = self.txns.iter().position(Txn::can_seal) else {
+            return;
+        };
         let t = &mut self.txns[i];
         let id = t.id;
-        let mut taken = 0;
         let last = t.body_ended;
-        if t.encoder.framing() == Framing::Data {
-            while let Some(c) = t.body.pop_front() {
-                taken += c.len();
-                t.encoder.encode(&c, out);
+        let chunks: Vec<Bytes> = t.body.drain(..).collect();
+        if t.framing == Framing::Data {
+            for c in chunks {
+                self.queue_out(Out::Chunk(c));
             }
-            if last {
-                t.encoder.finish(out);
+            if !last {
+                self.arm_data_block();
+                return;
             }
+            self.queue_out(Out::Finish);
         } else {
-            let mut probe = t.encoder;
             let mut size = Counter::default();
-            for c in &t.body {
-                probe.encode(c, &mut size);
+            for c in &chunks {
+                t.probe.encode(c, &mut size);
             }
             if last {
-                probe.finish(&mut size);
-            }
-            if size.0 > 0 || last {
-                wire::bdat(out, size.0, last);
-                while let Some(c) = t.body.pop_front() {
-                    taken += c.len();
-                    t.encoder.encode(&c, out);
-                }
-                if last {
-                    t.encoder.finish(out);
-                } else {
-                    t.bdat_outstanding += 1;
-                }
+                t.probe.finish(&mut size);
             } else {
-                // Only empty chunks were queued (`body` drops those), nothing to send.
+                t.bdat_outstanding += 1;
+            }
+            self.queue_out(Out::BdatHeader { size: size.0, last });
+            for c in chunks {
+                self.queue_out(Out::Chunk(c));
+            }
+            if last {
+                self.queue_out(Out::Finish);
+            } else {
+                self.push_expect(Awaiting::Bdat(id), false);
+                self.arm_data_block();
                 return;
             }
         }
-        self.body_queued -= taken;
-        if last {
-            t.step = Step::AwaitResult;
-            let per_rcpt: Vec<usize> = if lmtp { t.accepted.clone() } else { Vec::new() };
-            if per_rcpt.is_empty() {
-                self.push_expect(Awaiting::EndOfData(id, None), true);
-            } else {
-                for r in per_rcpt {
-                    self.push_expect(Awaiting::EndOfData(id, Some(r)), true);
-                }
+        let t = &mut self.txns[i];
+        t.step = Step::AwaitResult;
+        let per_rcpt: Vec<usize> = if lmtp { t.accepted.clone() } else { Vec::new() };
+        if per_rcpt.is_empty() {
+            self.push_expect(Awaiting::EndOfData(id, None), false);
+        } else {
+            for r in per_rcpt {
+                self.push_expect(Awaiting::EndOfData(id, Some(r)), false);
             }
-        } else if t.encoder.framing() != Framing::Data {
-            self.push_expect(Awaiting::Bdat(id), true);
         }
+        self.arm_data_block();
+    }
+
+    /// Enters `Body`: the encoder restarts when the output reaches this point.
+    fn start_body(&mut self, id: TxnId) {
+        let Some(t) = self.txn_mut(id) else { return };
+        t.step = Step::Body;
+        let framing = t.framing;
+        t.probe = BodyEncoder::new(framing);
+        self.queue_out(Out::Start(framing));
+        self.events.push_back(Event::BodyWanted { txn: id });
+        self.arm_data_block();
     }
 
     fn discard_output(&mut self) {
         self.tx.clear();
+        self.outq.clear();
         for t in self.txns.iter_mut() {
             t.body.clear();
             t.discard_body = true;
@@ -489,7 +543,15 @@ impl Session {
         self.timers.stop_all();
         self.expect.clear();
         self.txns.clear();
-        self.body_queued = 0;
+        // What is already in the output queue still leaves (the barrier waits for it).
+        self.body_queued = self
+            .outq
+            .iter()
+            .map(|o| match o {
+                Out::Chunk(c) => c.len(),
+                _ => 0,
+            })
+            .sum();
         self.rx.clear();
         self.rx_scanned = 0;
         self.parser.reset();
@@ -609,7 +671,7 @@ impl Session {
         {
             let secure = self.tls.is_some();
             let policy = self.config.cleartext_auth;
-            let nonce = self.scram_nonce.is_some();
+            let nonce = self.scram_nonce.as_ref();
             match auth::choose(creds, &self.offer, secure, policy, nonce) {
                 None => self.quit_with(CloseReason::Error(ClientError::AuthUnavailable)),
                 Some(m) => {
@@ -631,7 +693,16 @@ impl Session {
 
     fn on_starttls(&mut self, reply: Reply) {
         if reply.code() == ReplyCode::SERVICE_READY {
-            // Bytes already behind the 220 are caught by `drive` in TlsHandoff.
+            // Bytes already behind the 220 arrived in plaintext before the handshake: an
+            // injection ("STARTTLS injection", 2021). Close before asking the adapter for a
+            // handshake: emitting `StartTls` first made adapters run TLS with a peer already
+            // known to be hostile (found by tests/tests/attacks.rs). Bytes that arrive later,
+            // during the hand-off, are caught by `drive` in TlsHandoff.
+            if !self.rx.is_empty() {
+                let n = self.rx.len();
+                self.close_now(ClientError::StartTlsInjection(n));
+                return;
+            }
             self.state = State::TlsHandoff;
             self.events.push_back(Event::StartTls);
         } else if self.config.tls == TlsPolicy::Required {
@@ -696,6 +767,7 @@ impl Session {
             return;
         }
         self.collect_garbage();
+        self.seal_body();
         loop {
             if !self.expect.is_empty() || self.txns.iter().any(Txn::in_flight) {
                 return;
@@ -776,7 +848,7 @@ impl Session {
         wire::mail(&mut self.tx, &prepared.reverse_path, &prepared.params);
         self.mails_sent += 1;
         let t = &mut self.txns[i];
-        t.encoder = BodyEncoder::new(framing);
+        t.framing = framing;
         t.pipelined = pipelined;
         t.step = Step::Envelope;
         t.prepared = Some(prepared);
@@ -887,7 +959,7 @@ impl Session {
                 OutcomeClass::Permanent => {}
             }
             let (pipelined, pending) = (t.pipelined, t.rcpt_pending);
-            let bdat = t.encoder.framing() != Framing::Data;
+            let bdat = t.framing != Framing::Data;
             self.events.push_back(Event::RecipientResult {
                 txn: id,
                 index,
@@ -921,14 +993,12 @@ impl Session {
             let failure = Self::no_valid_recipients(t);
             t.rset_needed = t.mail_ok;
             self.fail_txn(id, failure);
-        } else if t.encoder.framing() == Framing::Data {
+        } else if t.framing == Framing::Data {
             t.step = Step::AwaitData;
             self.tx.put_slice(b"DATA\r\n");
             self.push_expect(Awaiting::Data(id), false);
         } else {
-            t.step = Step::Body;
-            self.events.push_back(Event::BodyWanted { txn: id });
-            self.arm_data_block();
+            self.start_body(id);
         }
     }
 
@@ -949,9 +1019,7 @@ impl Session {
                 self.fail_txn(id, failure);
                 self.push_expect(Awaiting::EndOfData(id, None), false);
             } else {
-                t.step = Step::Body;
-                self.events.push_back(Event::BodyWanted { txn: id });
-                self.arm_data_block();
+                self.start_body(id);
             }
         } else if t.step != Step::Drain {
             let failure = if t.accepted.is_empty() {
@@ -991,7 +1059,7 @@ impl Session {
             self.settle(id);
             return;
         }
-        let bdat = t.encoder.framing() != Framing::Data;
+        let bdat = t.framing != Framing::Data;
         self.events.push_back(Event::MessageResult {
             txn: id,
             recipient,
@@ -1016,7 +1084,7 @@ impl Session {
             .txns
             .iter()
             .filter(|t| !t.reported)
-            .map(|t| (t.id, t.step, t.encoder.framing()))
+            .map(|t| (t.id, t.step, t.framing))
             .collect();
         for (id, step, framing) in ids {
             match step {

@@ -365,7 +365,7 @@ impl EhloKeyword {
                 params: Vec::new(),
             };
         };
-        let params: Vec<Bytes> = it.collect();
+        let mut params: Vec<Bytes> = it.collect();
         // Legacy `AUTH=LOGIN PLAIN`: the first mechanism is glued to the keyword.
         if keyword.len() >= 5 && keyword[..5].eq_ignore_ascii_case(b"AUTH=") {
             let mechs = core::iter::once(keyword.slice(5..))
@@ -375,16 +375,18 @@ impl EhloKeyword {
                 .collect();
             return EhloKeyword::Auth(mechs);
         }
-        Self::parse_known(&keyword, &params).unwrap_or(EhloKeyword::Unknown { keyword, params })
+        Self::parse_known(&keyword, &mut params).unwrap_or(EhloKeyword::Unknown { keyword, params })
     }
 
-    fn parse_known(keyword: &Bytes, params: &[Bytes]) -> Option<EhloKeyword> {
+    /// The typed keyword, or `None` (params untouched) when the line does not follow the
+    /// extension's grammar. Parameter lists are moved out of `params`, not copied.
+    fn parse_known(keyword: &Bytes, params: &mut Vec<Bytes>) -> Option<EhloKeyword> {
         use EhloKeyword as K;
         let ext = Extension::from_name(keyword)?;
         // Keywords the registry defines without parameters.
         let bare = |k: EhloKeyword| params.is_empty().then_some(k);
         match ext {
-            Extension::Size => match params {
+            Extension::Size => match params.as_slice() {
                 [] => Some(K::Size(None)),
                 // RFC 1870 4: size-param = 1*20DIGIT.
                 [n] => decimal(n, 20).map(|n| K::Size(Some(n))),
@@ -402,13 +404,13 @@ impl EhloKeyword {
                 params.iter().map(|m| Mechanism::from_name(m)).collect(),
             )),
             Extension::RequireTls => bare(K::RequireTls),
-            Extension::DeliverBy => match params {
+            Extension::DeliverBy => match params.as_slice() {
                 [] => Some(K::DeliverBy(None)),
                 // RFC 2852 3: min-by-time = [1*9DIGIT].
                 [n] => decimal_u32(n, 9).map(|n| K::DeliverBy(Some(n))),
                 _ => None,
             },
-            Extension::MtPriority => match params {
+            Extension::MtPriority => match params.as_slice() {
                 [] => Some(K::MtPriority(None)),
                 // RFC 6710 7: priority-profile = 1*20(ALPHA / DIGIT / "-" / "_" / ".").
                 [p] if p.len() <= 20
@@ -419,7 +421,7 @@ impl EhloKeyword {
                 }
                 _ => None,
             },
-            Extension::FutureRelease => match params {
+            Extension::FutureRelease => match params.as_slice() {
                 // RFC 4865 3: future-release-integer = %x31-39 *8DIGIT.
                 [interval, date_time] if interval.first() != Some(&b'0') => {
                     decimal_u32(interval, 9).map(|max_interval| K::FutureRelease {
@@ -431,15 +433,15 @@ impl EhloKeyword {
             },
             Extension::Limits => parse_limits(params).map(K::Limits),
             Extension::Atrn => bare(K::Atrn),
-            Extension::Burl => Some(K::Burl(params.to_vec())),
+            Extension::Burl => Some(K::Burl(core::mem::take(params))),
             Extension::Checkpoint => bare(K::Checkpoint),
             Extension::Conneg => bare(K::Conneg),
             Extension::Conperm => bare(K::Conperm),
             Extension::Etrn => bare(K::Etrn),
-            Extension::Expn => Some(K::Expn(params.to_vec())),
+            Extension::Expn => Some(K::Expn(core::mem::take(params))),
             Extension::Help => bare(K::Help),
             Extension::Mtrk => bare(K::Mtrk),
-            Extension::NoSoliciting => match params {
+            Extension::NoSoliciting => match params.as_slice() {
                 [] => Some(K::NoSoliciting(None)),
                 [k] => Some(K::NoSoliciting(Some(k.clone()))),
                 _ => None,
@@ -453,8 +455,8 @@ impl EhloKeyword {
             Extension::Saml => bare(K::Saml),
             Extension::Turn => bare(K::Turn),
             Extension::Submitter => bare(K::Submitter),
-            Extension::XClient => Some(K::XClient(params.to_vec())),
-            Extension::XForward => Some(K::XForward(params.to_vec())),
+            Extension::XClient => Some(K::XClient(core::mem::take(params))),
+            Extension::XForward => Some(K::XForward(core::mem::take(params))),
         }
     }
 
@@ -630,21 +632,28 @@ impl Capabilities {
     /// Writes the capabilities as a `250` reply: `host [greeting]`, then one line per keyword.
     /// Lines longer than a reply line allows are wrapped by [`Reply::multiline`].
     pub fn to_reply(&self) -> Reply {
-        let mut first = BytesMut::new();
+        // All lines go into one buffer (one allocation), then become slices of it.
+        let mut buf = BytesMut::with_capacity(64 + 24 * self.keywords.len());
+        let mut ends = Vec::with_capacity(1 + self.keywords.len());
         if let Some(host) = &self.host {
-            host.write(&mut first);
+            host.write(&mut buf);
             if !self.greeting.is_empty() {
-                first.put_u8(b' ');
+                buf.put_u8(b' ');
             }
         }
-        first.put_slice(&self.greeting);
-        let mut lines = Vec::with_capacity(1 + self.keywords.len());
-        lines.push(first.freeze());
+        buf.put_slice(&self.greeting);
+        ends.push(buf.len());
         for k in &self.keywords {
-            let mut line = BytesMut::new();
-            k.write(&mut line);
-            lines.push(line.freeze());
+            k.write(&mut buf);
+            ends.push(buf.len());
         }
+        let buf = buf.freeze();
+        let mut start = 0;
+        let lines = ends.into_iter().map(|end| {
+            let line = buf.slice(start..end);
+            start = end;
+            line
+        });
         Reply::multiline(ReplyCode::OK, None, lines)
     }
 

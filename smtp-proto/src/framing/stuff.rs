@@ -69,10 +69,6 @@ impl BodyEncoder {
         }
     }
 
-    pub(crate) fn framing(&self) -> Framing {
-        self.framing
-    }
-
     /// Encodes one chunk of the body.
     pub(crate) fn encode<S: Sink>(&mut self, chunk: &[u8], out: &mut S) {
         if chunk.is_empty() {
@@ -169,7 +165,7 @@ impl BodyEncoder {
 /// normalising framing: bare CR and bare LF become CRLF and a final CRLF is added to a
 /// non-empty body that lacks one. With [`Framing::BdatExact`] the bytes stay as they are.
 /// Tests and the in-memory pair use it to state what must arrive.
-#[cfg(any(test, feature = "__fuzz"))]
+#[cfg(test)]
 pub(crate) fn expected_delivery(body: &[u8], exact: bool) -> alloc::vec::Vec<u8> {
     if exact {
         return body.to_vec();

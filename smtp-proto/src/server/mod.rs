@@ -976,7 +976,18 @@ impl Session {
         };
         let smtputf8 = txn.smtputf8;
         if txn.recipients >= self.config.limits.max_recipients {
-            return self.refuse(verb, standard::TOO_MANY_RECIPIENTS);
+            // Not a peer error: RFC 5321 4.5.3.1.10 lets a client pipeline more recipients
+            // than the limit and send the rest in a later transaction, so counting these 452s
+            // towards `max_errors` closed the session on a legitimate client with 120
+            // recipients (found by tests/tests/attacks.rs). Postfix does not count them
+            // either (up to `smtpd_recipient_overshoot_limit`). Each costs one reply line and
+            // no memory.
+            self.write_reply(&standard::TOO_MANY_RECIPIENTS);
+            self.events.push_back(Event::Rejected(Rejected {
+                verb: verb.clone(),
+                reply: standard::TOO_MANY_RECIPIENTS,
+            }));
+            return;
         }
         let x = &self.config.extensions;
         let dsn_used = params.notify.is_some() || params.orcpt.is_some();

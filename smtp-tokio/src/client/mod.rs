@@ -1,0 +1,942 @@
+//! An SMTP/LMTP client over tokio and rustls, driving [`smtp_proto::client::Session`].
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use bytes::Bytes;
+//! use smtp_proto::client::{ClientConfig as SessionConfig, Envelope};
+//! use smtp_proto::{ForwardPath, ParseOptions, ReversePath};
+//! use smtp_tokio::client::{Client, ClientConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let opts = ParseOptions::default();
+//! let from = ReversePath::parse(&Bytes::from_static(b"<a@example.org>"), &opts)?;
+//! let to = ForwardPath::parse(&Bytes::from_static(b"<b@example.net>"), &opts)?;
+//!
+//! let config = ClientConfig::new(Arc::new(SessionConfig::default()));
+//! let mut client = Client::connect("mx.example.net:25", &config).await?;
+//! let delivery = client
+//!     .send(Envelope::new(from).to(to), Bytes::from_static(b"Subject: hi\r\n\r\nHello.\r\n"))
+//!     .await?;
+//! for r in &delivery.recipients {
+//!     println!("recipient {}: {:?}", r.index, r.class());
+//! }
+//! client.quit().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # What this adapter does, and what it does not
+//!
+//! It owns the socket, TLS, the clock and the timer. Every SMTP decision (EHLO/HELO fallback,
+//! STARTTLS policy, AUTH mechanism, pipelining, dot-stuffing, BDAT, per-recipient results,
+//! timeouts) is made by the sans-IO session; this module only moves bytes and events:
+//!
+//! ```text
+//! loop {
+//!     feed body chunks while session.body_capacity() > 0      (backpressure from the core)
+//!     session.poll_transmit(now, &mut write_buf)              (all pending bytes, coalesced)
+//!     while let Some(event) = session.poll_event() { .. }     (StartTls: flush, handshake,
+//!                                                              tls_established)
+//!     wait for: the socket writable (write_buf not empty), readable (session.wants_read()),
+//!               the body source readable, the session's deadline (poll_timeout)
+//! }
+//! ```
+//!
+//! Sockets have `TCP_NODELAY` set: a pipelined batch is written with one `write`, so Nagle's
+//! algorithm has nothing to merge and would only delay the batch's tail behind the peer's
+//! delayed ACK.
+
+mod stream;
+mod tls;
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use rustls::pki_types::ServerName;
+use smtp_proto::client::{
+    BodyError, ClientError, CloseReason, DeferReason, Envelope, Event, Outcome, OutcomeClass,
+    Session, TransactionFailure,
+};
+use smtp_proto::{Capabilities, Reply};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub use smtp_proto::client::ClientConfig as SessionConfig;
+pub use tls::ServerCertificate;
+
+use crate::timer::{Clock, Timer};
+use stream::Stream;
+
+/// Bytes read from the socket per read call.
+const READ_SIZE: usize = 16 * 1024;
+
+/// How TLS is brought up on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum TlsMode {
+    /// Connect in plaintext; STARTTLS (RFC 3207) as the session configuration's
+    /// [`TlsPolicy`](smtp_proto::client::TlsPolicy) says (none, opportunistic, required).
+    #[default]
+    StartTls,
+    /// TLS from the first byte (RFC 8314 implicit TLS, usually port 465).
+    Implicit,
+}
+
+/// How to connect: the session configuration plus what only the adapter knows (TLS trust,
+/// timeouts, buffer sizes).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// The sans-IO session's configuration (hello name, TLS policy, credentials, pipelining,
+    /// CHUNKING, timeouts of the SMTP dialogue).
+    pub session: Arc<SessionConfig>,
+    /// STARTTLS (per `session.tls`) or implicit TLS.
+    pub tls_mode: TlsMode,
+    /// How the server's certificate is checked. Default: Mozilla's roots and the host name.
+    pub server_certificate: ServerCertificate,
+    /// The name the certificate must carry (and SNI). Default: the host part of the address
+    /// given to [`Client::connect`].
+    pub tls_server_name: Option<String>,
+    /// Budget for DNS resolution plus the TCP connect. Default 30 s.
+    pub connect_timeout: Duration,
+    /// Budget for one TLS handshake. Default 30 s.
+    pub tls_handshake_timeout: Duration,
+    /// Output bytes held before body chunks stop being read from the body source. Default
+    /// 256 KiB. The session's own body buffer
+    /// ([`SessionConfig::max_body_buffer`]) bounds each step; this bounds the adapter.
+    pub write_buffer_limit: usize,
+}
+
+impl ClientConfig {
+    /// Defaults around a session configuration.
+    pub fn new(session: Arc<SessionConfig>) -> Self {
+        ClientConfig {
+            session,
+            tls_mode: TlsMode::StartTls,
+            server_certificate: ServerCertificate::default(),
+            tls_server_name: None,
+            connect_timeout: Duration::from_secs(30),
+            tls_handshake_timeout: Duration::from_secs(30),
+            write_buffer_limit: 256 * 1024,
+        }
+    }
+
+    /// Sets how TLS starts.
+    pub fn with_tls_mode(mut self, mode: TlsMode) -> Self {
+        self.tls_mode = mode;
+        self
+    }
+
+    /// Sets how the server certificate is checked.
+    pub fn with_server_certificate(mut self, trust: ServerCertificate) -> Self {
+        self.server_certificate = trust;
+        self
+    }
+
+    /// Sets the name the server certificate must carry.
+    pub fn with_tls_server_name(mut self, name: impl Into<String>) -> Self {
+        self.tls_server_name = Some(name.into());
+        self
+    }
+
+    /// Sets the connect timeout.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+}
+
+/// Which wait ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// Resolving and connecting ([`ClientConfig::connect_timeout`]).
+    Connect,
+    /// The TLS handshake ([`ClientConfig::tls_handshake_timeout`]).
+    TlsHandshake,
+    /// A reply from the server, per the session's timeouts (RFC 5321 4.5.3.2).
+    Reply(smtp_proto::client::Timer),
+}
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Timeout::Connect => f.write_str("connecting"),
+            Timeout::TlsHandshake => f.write_str("TLS handshake"),
+            Timeout::Reply(t) => write!(f, "waiting for a reply ({t:?})"),
+        }
+    }
+}
+
+/// What can go wrong with a client connection.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The socket failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// TLS set-up or the handshake failed (certificate not trusted, bad name, protocol error).
+    /// The inner error is the `rustls::Error` where there is one.
+    #[error("TLS error: {0}")]
+    Tls(#[source] io::Error),
+    /// The SMTP session ended with an error (refused greeting, TLS required but not offered,
+    /// AUTH refused, malformed reply, 421, connection lost, ...).
+    #[error("SMTP session: {0}")]
+    Session(ClientError),
+    /// A timeout.
+    #[error("timed out: {0}")]
+    Timeout(Timeout),
+    /// The connection is already closed (an earlier error or [`Client::quit`]).
+    #[error("the connection is closed")]
+    Closed,
+}
+
+impl From<ClientError> for Error {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Timeout(t) => Error::Timeout(Timeout::Reply(t)),
+            other => Error::Session(other),
+        }
+    }
+}
+
+/// What happened to one recipient of a [`Client::send`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecipientDelivery {
+    /// The recipient's position in the envelope given to `send`.
+    pub index: usize,
+    /// The reply to its `RCPT TO`, if the command was answered.
+    pub rcpt: Option<Outcome>,
+    /// The final reply that covers this recipient: for SMTP the one reply to the message
+    /// (for every accepted recipient); for LMTP this recipient's own reply.
+    pub message: Option<Outcome>,
+    /// Not attempted because of the server's LIMITS (RFC 9422) and not sent in a further
+    /// transaction here (streamed bodies cannot be replayed; MAILMAX needs a new session).
+    pub deferred: Option<DeferReason>,
+}
+
+impl RecipientDelivery {
+    fn new(index: usize) -> Self {
+        RecipientDelivery {
+            index,
+            rcpt: None,
+            message: None,
+            deferred: None,
+        }
+    }
+
+    /// Delivered (success), to retry (transient) or to bounce (permanent). A recipient with
+    /// no final answer (the transaction failed, or it was deferred) is transient unless a
+    /// reply said permanent.
+    pub fn class(&self) -> OutcomeClass {
+        match (&self.rcpt, &self.message) {
+            (Some(r), _) if !r.is_success() => r.class,
+            (Some(_), Some(m)) => m.class,
+            _ => OutcomeClass::Transient,
+        }
+    }
+
+    /// The reply that decided this recipient's fate, if any.
+    pub fn reply(&self) -> Option<&Reply> {
+        match (&self.rcpt, &self.message) {
+            (Some(r), _) if !r.is_success() => Some(&r.reply),
+            (_, Some(m)) => Some(&m.reply),
+            (Some(r), None) => Some(&r.reply),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The result of one [`Client::send`]: per recipient, and for the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Delivery {
+    /// One entry per recipient of the envelope, in envelope order.
+    pub recipients: Vec<RecipientDelivery>,
+    /// SMTP: the reply to the end of the message, when the body was sent. LMTP: `None` (see
+    /// each recipient's `message`).
+    pub message: Option<Outcome>,
+    /// Why a transaction failed as a whole, when one did (the last such failure).
+    pub failure: Option<TransactionFailure>,
+}
+
+impl Delivery {
+    /// `true` when every recipient was delivered.
+    pub fn all_delivered(&self) -> bool {
+        self.recipients
+            .iter()
+            .all(|r| r.class() == OutcomeClass::Success)
+    }
+}
+
+/// Where body bytes come from.
+enum BodySource<'a> {
+    /// In memory: sliced without copying.
+    Bytes(Bytes),
+    /// Streamed: read in chunks as the session takes them.
+    Reader(&'a mut (dyn AsyncRead + Unpin + Send)),
+}
+
+/// The body of the transaction being driven.
+///
+/// The session takes body chunks as soon as a transaction is queued and holds them (bounded
+/// by its `body_capacity`) until the server's `354`, so feeding starts at once rather than on
+/// [`Event::BodyWanted`]: the first chunk is ready when the go-ahead arrives.
+struct BodyFeed<'a> {
+    source: BodySource<'a>,
+    /// `end_body` was called.
+    ended: bool,
+    /// The transaction failed: the rest of the body is not needed.
+    abandoned: bool,
+}
+
+impl<'a> BodyFeed<'a> {
+    fn idle() -> BodyFeed<'static> {
+        BodyFeed {
+            source: BodySource::Bytes(Bytes::new()),
+            ended: true,
+            abandoned: false,
+        }
+    }
+
+    fn new(source: BodySource<'a>) -> BodyFeed<'a> {
+        BodyFeed {
+            source,
+            ended: false,
+            abandoned: false,
+        }
+    }
+
+    fn reading(&self) -> bool {
+        !self.ended
+    }
+}
+
+/// A connected SMTP/LMTP client session, ready for transactions.
+pub struct Client {
+    session: Session,
+    /// `None` only while a TLS upgrade holds the stream, and after the close.
+    stream: Option<Stream>,
+    read_buf: BytesMut,
+    write_buf: BytesMut,
+    /// Bytes were written since the last flush (TLS buffers records until flushed).
+    flush_pending: bool,
+    clock: Clock,
+    /// One timer, armed on the session's `poll_timeout`.
+    timer: Timer,
+    tls_config: Option<Arc<rustls::ClientConfig>>,
+    server_name: Option<ServerName<'static>>,
+    config: ClientConfig,
+    greeting: Option<Reply>,
+    capabilities: Capabilities,
+    authenticated: Option<Reply>,
+    closed: Option<CloseReason>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("tls", &self.is_tls())
+            .field("greeting", &self.greeting)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The host part of `host:port` (`[v6]:port` too).
+fn host_of(addr: &str) -> &str {
+    match addr.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => addr,
+    }
+}
+
+impl Client {
+    /// Connects to `addr` (`host:port`), reads the greeting, says EHLO, runs STARTTLS and
+    /// AUTH as configured, and returns once the session is ready for transactions.
+    pub async fn connect(addr: &str, config: &ClientConfig) -> Result<Client, Error> {
+        let tcp = stream::connect_tcp(addr, config.connect_timeout).await?;
+        let name = config
+            .tls_server_name
+            .as_deref()
+            .unwrap_or_else(|| host_of(addr));
+        Client::connect_stream(tcp, name, config).await
+    }
+
+    /// Like [`Client::connect`] over a TCP stream the caller opened. `server_name` is what
+    /// the TLS certificate must name (when TLS is used). `TCP_NODELAY` is set here too.
+    pub async fn connect_stream(
+        tcp: TcpStream,
+        server_name: &str,
+        config: &ClientConfig,
+    ) -> Result<Client, Error> {
+        tcp.set_nodelay(true)?;
+        let needs_tls = config.tls_mode == TlsMode::Implicit
+            || config.session.tls != smtp_proto::client::TlsPolicy::None;
+        let (tls_config, name) = if needs_tls {
+            let tls_config = config
+                .server_certificate
+                .rustls_config()
+                .map_err(|e| Error::Tls(io::Error::other(e)))?;
+            let name = tls::server_name(server_name)
+                .map_err(|e| Error::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+            (Some(tls_config), Some(name))
+        } else {
+            (None, None)
+        };
+        let clock = Clock::start();
+        let mut stream = Stream::Plain(tcp);
+        let session = match config.tls_mode {
+            TlsMode::StartTls => Session::new(Arc::clone(&config.session), clock.now()),
+            TlsMode::Implicit => {
+                stream = handshake(
+                    stream,
+                    tls_config.clone(),
+                    name.clone(),
+                    config.tls_handshake_timeout,
+                )
+                .await?;
+                let info = tls_info(&stream, name.as_ref());
+                Session::new_tls(Arc::clone(&config.session), info, clock.now())
+            }
+        };
+        let mut client = Client {
+            session,
+            stream: Some(stream),
+            read_buf: BytesMut::with_capacity(READ_SIZE),
+            write_buf: BytesMut::new(),
+            flush_pending: false,
+            clock,
+            timer: Timer::new(clock),
+            tls_config,
+            server_name: name,
+            config: config.clone(),
+            greeting: None,
+            capabilities: Capabilities::default(),
+            authenticated: None,
+            closed: None,
+        };
+        client
+            .drive(&mut BodyFeed::idle(), |event| match event {
+                Event::Ready { .. } => Some(()),
+                _ => None,
+            })
+            .await?;
+        Ok(client)
+    }
+
+    /// The server's greeting.
+    pub fn greeting(&self) -> Option<&Reply> {
+        self.greeting.as_ref()
+    }
+
+    /// The extensions the server advertised in its last EHLO/LHLO reply (after TLS when TLS
+    /// is up).
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// The `235` reply when AUTH ran.
+    pub fn authenticated(&self) -> Option<&Reply> {
+        self.authenticated.as_ref()
+    }
+
+    /// `true` when the connection runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Some(Stream::Tls(_)))
+    }
+
+    /// Sends one message held in memory. The envelope's recipients are answered one by one in
+    /// the returned [`Delivery`]; a transaction-level refusal is a `Delivery` with `failure`
+    /// set, not an `Err` (that is for the connection and the session).
+    ///
+    /// When the server's LIMITS (RFC 9422 RCPTMAX) split the recipients, the rest are sent
+    /// in further transactions on this connection with the same body.
+    pub async fn send(
+        &mut self,
+        envelope: Envelope,
+        body: impl Into<Bytes>,
+    ) -> Result<Delivery, Error> {
+        let body = body.into();
+        let mut envelope = envelope;
+        // The size is known here: offer it (the session sends SIZE= only when the server
+        // advertises SIZE, RFC 1870, and refuses early when it is over the server's limit).
+        if envelope.params.size.is_none() {
+            envelope.params.size = Some(body.len() as u64);
+        }
+        let count = envelope.recipients.len();
+        let mut delivery = Delivery {
+            recipients: (0..count).map(RecipientDelivery::new).collect(),
+            message: None,
+            failure: None,
+        };
+        // Each round: one transaction, and the indices (in the original envelope) of its
+        // recipients.
+        let mut rounds = vec![(envelope, (0..count).collect::<Vec<_>>())];
+        while let Some((envelope, indices)) = rounds.pop() {
+            let mut feed = BodyFeed::new(BodySource::Bytes(body.clone()));
+            for deferral in self
+                .transaction(envelope, &indices, &mut feed, &mut delivery)
+                .await?
+            {
+                match deferral.reason {
+                    DeferReason::RcptMax | DeferReason::RcptDomainMax => {
+                        let back: Vec<usize> = deferral
+                            .indices
+                            .iter()
+                            .filter_map(|&i| indices.get(i).copied())
+                            .collect();
+                        for &i in &back {
+                            if let Some(r) = delivery.recipients.get_mut(i) {
+                                r.deferred = None;
+                            }
+                        }
+                        rounds.push((deferral.envelope, back));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(delivery)
+    }
+
+    /// Sends one message whose body is streamed from `body` in chunks, as fast as the
+    /// session takes them (its body buffer is the backpressure). Recipients deferred by the
+    /// server's LIMITS are reported as deferred: a stream cannot be sent twice.
+    pub async fn send_reader<R>(
+        &mut self,
+        envelope: Envelope,
+        body: &mut R,
+    ) -> Result<Delivery, Error>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let count = envelope.recipients.len();
+        let mut delivery = Delivery {
+            recipients: (0..count).map(RecipientDelivery::new).collect(),
+            message: None,
+            failure: None,
+        };
+        let indices: Vec<usize> = (0..count).collect();
+        let mut feed = BodyFeed::new(BodySource::Reader(body));
+        self.transaction(envelope, &indices, &mut feed, &mut delivery)
+            .await?;
+        Ok(delivery)
+    }
+
+    /// Runs one transaction to its end; returns the LIMITS deferrals it reported.
+    async fn transaction(
+        &mut self,
+        envelope: Envelope,
+        indices: &[usize],
+        feed: &mut BodyFeed<'_>,
+        delivery: &mut Delivery,
+    ) -> Result<Vec<Deferral>, Error> {
+        if self.closed.is_some() {
+            return Err(Error::Closed);
+        }
+        let txn = self.session.send(envelope).map_err(|_| Error::Closed)?;
+        let lmtp = self.config.session.protocol == smtp_proto::client::Protocol::Lmtp;
+        let mut deferrals = Vec::new();
+        // LMTP: one final reply per accepted recipient; the transaction is over when each
+        // accepted recipient has one (or the transaction failed).
+        let mut accepted = 0usize;
+        let mut finals = 0usize;
+        let map = |i: usize| indices.get(i).copied();
+        self.drive(feed, |event| {
+            match event {
+                Event::RecipientResult {
+                    txn: t,
+                    index,
+                    outcome,
+                } if t == txn => {
+                    if outcome.is_success() {
+                        accepted += 1;
+                    }
+                    if let Some(r) = map(index).and_then(|i| delivery.recipients.get_mut(i)) {
+                        r.rcpt = Some(outcome);
+                    }
+                }
+                Event::MessageResult {
+                    txn: t,
+                    recipient,
+                    outcome,
+                } if t == txn => {
+                    finals += 1;
+                    match recipient {
+                        Some(index) => {
+                            if let Some(r) = map(index).and_then(|i| delivery.recipients.get_mut(i))
+                            {
+                                r.message = Some(outcome);
+                            }
+                        }
+                        None => {
+                            for &i in indices {
+                                if let Some(r) = delivery.recipients.get_mut(i) {
+                                    if r.rcpt.as_ref().is_some_and(Outcome::is_success) {
+                                        r.message = Some(outcome.clone());
+                                    }
+                                }
+                            }
+                            delivery.message = Some(outcome);
+                        }
+                    }
+                    if !lmtp || finals >= accepted {
+                        return Some(());
+                    }
+                }
+                Event::TransactionFailed { txn: t, failure } if t == txn => {
+                    delivery.failure = Some(failure);
+                    return Some(());
+                }
+                Event::Deferred {
+                    txn: t,
+                    indices: deferred,
+                    envelope,
+                    reason,
+                } if t == txn => {
+                    for &i in &deferred {
+                        if let Some(r) = map(i).and_then(|i| delivery.recipients.get_mut(i)) {
+                            r.deferred = Some(reason);
+                        }
+                    }
+                    deferrals.push(Deferral {
+                        indices: deferred,
+                        envelope: *envelope,
+                        reason,
+                    });
+                }
+                _ => {}
+            }
+            None
+        })
+        .await?;
+        Ok(deferrals)
+    }
+
+    /// Sends `QUIT`, waits for the `221` (or the server closing) and closes the connection.
+    /// Returns the server's reply when there was one.
+    pub async fn quit(mut self) -> Result<Option<Reply>, Error> {
+        if self.closed.is_some() {
+            return Err(Error::Closed);
+        }
+        self.session.quit();
+        self.drive(&mut BodyFeed::idle(), |event| match event {
+            Event::Closed {
+                reason: CloseReason::Quit(reply),
+                ..
+            } => Some(reply),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Drives the session until `on_event` returns a value. Events the adapter acts on itself
+    /// (StartTls, BodyWanted, Closed, Greeting, Ready, Authenticated) are handled here first.
+    async fn drive<T>(
+        &mut self,
+        body: &mut BodyFeed<'_>,
+        mut on_event: impl FnMut(Event) -> Option<T>,
+    ) -> Result<T, Error> {
+        loop {
+            let fed = self.feed_body(body)?;
+            let now = self.clock.now();
+            let transmitted = self.session.poll_transmit(now, &mut self.write_buf);
+            let mut handled = false;
+            while let Some(event) = self.session.poll_event() {
+                handled = true;
+                match event {
+                    Event::StartTls => {
+                        // A session that closed meanwhile (e.g. plaintext injected behind the
+                        // 220) has no use for the handshake: its Closed event follows.
+                        if self.session.is_closed() {
+                            continue;
+                        }
+                        // Barrier: everything before it is in write_buf; it must leave before
+                        // the handshake starts on the same socket.
+                        self.flush_all().await?;
+                        self.start_tls().await?;
+                        continue;
+                    }
+                    Event::BodyWanted { .. } => continue,
+                    Event::TransactionFailed { .. } => {
+                        // The rest of the body is not needed; the session still expects
+                        // end_body (body calls apply to the oldest open body).
+                        body.abandoned = true;
+                    }
+                    Event::Greeting(ref reply) => self.greeting = Some(reply.clone()),
+                    Event::Ready { ref capabilities } => {
+                        self.capabilities = capabilities.clone();
+                    }
+                    Event::Authenticated(ref reply) => self.authenticated = Some(reply.clone()),
+                    Event::Closed { ref reason, .. } => {
+                        self.closed = Some(reason.clone());
+                        self.flush_all().await.ok();
+                        self.shutdown().await;
+                        let reason = reason.clone();
+                        return match on_event(event) {
+                            Some(t) => Ok(t),
+                            None => Err(match reason {
+                                CloseReason::Error(e) => e.into(),
+                                _ => Error::Closed,
+                            }),
+                        };
+                    }
+                    _ => {}
+                }
+                if let Some(t) = on_event(event) {
+                    self.finish_body(body)?;
+                    self.session
+                        .poll_transmit(self.clock.now(), &mut self.write_buf);
+                    self.flush_all().await?;
+                    return Ok(t);
+                }
+            }
+            if fed || transmitted > 0 || handled {
+                continue;
+            }
+            poll_fn(|cx| self.poll_io(cx, body)).await?;
+        }
+    }
+
+    /// Gives the session body bytes from memory while it takes them, and ends the body when
+    /// the source is exhausted or the transaction failed. Returns whether anything changed.
+    fn feed_body(&mut self, body: &mut BodyFeed<'_>) -> Result<bool, Error> {
+        if !body.reading() {
+            return Ok(false);
+        }
+        if body.abandoned {
+            self.finish_body(body)?;
+            return Ok(true);
+        }
+        let BodySource::Bytes(rest) = &mut body.source else {
+            return Ok(false); // streamed sources are read in poll_io
+        };
+        let mut fed = false;
+        while !rest.is_empty()
+            && self.session.body_capacity() > 0
+            && self.write_buf.len() < self.config.write_buffer_limit
+        {
+            let n = self.session.body_capacity().min(rest.len());
+            let chunk = rest.split_to(n);
+            match self.session.body(chunk) {
+                Ok(()) => fed = true,
+                Err(BodyError::Full(chunk)) => {
+                    // Give it back in front of the rest.
+                    let mut whole = BytesMut::with_capacity(chunk.len() + rest.len());
+                    whole.extend_from_slice(&chunk);
+                    whole.extend_from_slice(rest);
+                    *rest = whole.freeze();
+                    break;
+                }
+                Err(BodyError::Misuse(_)) => {
+                    body.ended = true;
+                    return Ok(true);
+                }
+            }
+        }
+        if rest.is_empty() {
+            self.finish_body(body)?;
+            fed = true;
+        }
+        Ok(fed)
+    }
+
+    /// Calls `end_body` once for an open body.
+    fn finish_body(&mut self, body: &mut BodyFeed<'_>) -> Result<(), Error> {
+        if !body.ended {
+            body.ended = true;
+            // A body the session already closed (failed transaction) is not an error here.
+            let _ = self.session.end_body();
+        }
+        Ok(())
+    }
+
+    /// Waits until the socket, the body source or the timer made progress.
+    fn poll_io(
+        &mut self,
+        cx: &mut Context<'_>,
+        body: &mut BodyFeed<'_>,
+    ) -> Poll<Result<(), Error>> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Poll::Ready(Err(Error::Closed));
+        };
+        let mut progress = false;
+
+        // Write: the whole buffer in as few writes as the kernel allows.
+        while !self.write_buf.is_empty() {
+            match Pin::new(&mut *stream).poll_write(cx, &self.write_buf) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(Error::Io(io::ErrorKind::WriteZero.into())))
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.write_buf.advance(n);
+                    self.flush_pending = true;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
+                Poll::Pending => break,
+            }
+        }
+        if self.write_buf.is_empty() && self.flush_pending {
+            match Pin::new(&mut *stream).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.flush_pending = false,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
+                Poll::Pending => {}
+            }
+        }
+
+        // Read: whatever arrives goes to the session at once (it alone may discard bytes).
+        if self.session.wants_read() {
+            self.read_buf.clear();
+            self.read_buf.reserve(READ_SIZE);
+            let read = {
+                let fut = stream.read_buf(&mut self.read_buf);
+                let mut fut = std::pin::pin!(fut);
+                fut.as_mut().poll(cx)
+            };
+            match read {
+                Poll::Ready(Ok(0)) => {
+                    self.session.receive_eof(self.clock.now());
+                    progress = true;
+                }
+                Poll::Ready(Ok(_)) => {
+                    let data = self.read_buf.split().freeze();
+                    self.session.receive(self.clock.now(), data);
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
+                Poll::Pending => {}
+            }
+        }
+
+        // Body from a stream: read a chunk when the session has room and our output is not
+        // piling up.
+        if body.reading() && !body.abandoned {
+            if let BodySource::Reader(reader) = &mut body.source {
+                let room = self.session.body_capacity();
+                if room > 0 && self.write_buf.len() < self.config.write_buffer_limit {
+                    let mut chunk = BytesMut::with_capacity(room.min(64 * 1024));
+                    let read = {
+                        let fut = reader.read_buf(&mut chunk);
+                        let mut fut = std::pin::pin!(fut);
+                        fut.as_mut().poll(cx)
+                    };
+                    match read {
+                        Poll::Ready(Ok(0)) => {
+                            body.ended = true;
+                            let _ = self.session.end_body();
+                            progress = true;
+                        }
+                        Poll::Ready(Ok(_)) => {
+                            if let Err(BodyError::Misuse(_)) = self.session.body(chunk.freeze()) {
+                                body.ended = true;
+                            }
+                            progress = true;
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
+                        Poll::Pending => {}
+                    }
+                }
+            }
+        }
+
+        // The session's next deadline.
+        self.timer.set(self.session.poll_timeout());
+        if std::pin::pin!(self.timer.expired()).poll(cx).is_ready() {
+            self.session.handle_timeout(self.clock.now());
+            progress = true;
+        }
+
+        if progress {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Writes and flushes everything in the write buffer.
+    async fn flush_all(&mut self) -> Result<(), Error> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(Error::Closed);
+        };
+        if !self.write_buf.is_empty() {
+            stream.write_all(&self.write_buf).await?;
+            self.write_buf.clear();
+            self.flush_pending = true;
+        }
+        if self.flush_pending {
+            stream.flush().await?;
+            self.flush_pending = false;
+        }
+        Ok(())
+    }
+
+    /// Runs the TLS handshake on the connection and tells the session.
+    async fn start_tls(&mut self) -> Result<(), Error> {
+        let stream = self.stream.take().ok_or(Error::Closed)?;
+        let stream = handshake(
+            stream,
+            self.tls_config.clone(),
+            self.server_name.clone(),
+            self.config.tls_handshake_timeout,
+        )
+        .await?;
+        let info = tls_info(&stream, self.server_name.as_ref());
+        self.stream = Some(stream);
+        self.session
+            .tls_established(info)
+            .map_err(|_| Error::Closed)?;
+        Ok(())
+    }
+
+    /// Closes the connection (TLS close_notify first when TLS is up).
+    async fn shutdown(&mut self) {
+        if let Some(mut stream) = self.stream.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), stream.shutdown()).await;
+        }
+    }
+}
+
+/// A LIMITS deferral reported by the session.
+struct Deferral {
+    indices: Vec<usize>,
+    envelope: Envelope,
+    reason: DeferReason,
+}
+
+async fn handshake(
+    stream: Stream,
+    config: Option<Arc<rustls::ClientConfig>>,
+    name: Option<ServerName<'static>>,
+    timeout: Duration,
+) -> Result<Stream, Error> {
+    let (Some(config), Some(name)) = (config, name) else {
+        return Err(Error::Tls(io::Error::other("TLS is not configured")));
+    };
+    match tokio::time::timeout(timeout, stream.upgrade(config, name)).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Timeout(Timeout::TlsHandshake)),
+    }
+}
+
+/// What the session learns about the TLS connection.
+fn tls_info(stream: &Stream, name: Option<&ServerName<'static>>) -> smtp_proto::TlsInfo {
+    let mut info = smtp_proto::TlsInfo::new();
+    if let Some(n) = stream.tls_parameters() {
+        info.version = n.version.map(|v| Bytes::from_static(v.as_bytes()));
+        info.cipher = n.cipher_suite.map(Bytes::from);
+        info.alpn = n.alpn.map(Bytes::from);
+    }
+    // The name this client asked for (SNI) and checked the certificate against.
+    info.sni = name.map(|n| Bytes::from(n.to_str().into_owned()));
+    info
+}
+
+use std::future::Future;
