@@ -352,6 +352,9 @@ impl Server {
             }
         }
         acceptors.abort_all();
+        // Wait for the accept tasks to be gone, so the listening sockets are closed before
+        // the drain starts: a client connecting now is refused by the kernel, not left hanging.
+        while acceptors.join_next().await.is_some() {}
         drop(accepted_rx);
         tracing::info!(connections = connections.len(), "shutting down");
         phase_tx.send_replace(Phase::Draining);
