@@ -13,6 +13,7 @@ use nom::character::complete::char;
 use nom::combinator::recognize;
 use nom::multi::many0_count;
 use nom::sequence::{delimited, pair};
+
 use nom::IResult;
 
 use crate::error::{ParseError, PathRole};
@@ -209,7 +210,7 @@ const QTEXT: [bool; 256] = class_table!(qtext);
 const DOMAIN: [bool; 256] = class_table!(domain_byte);
 
 #[inline]
-fn is_atext(b: u8) -> bool {
+pub(crate) fn is_atext(b: u8) -> bool {
     ATEXT[usize::from(b)]
 }
 #[inline]
@@ -257,12 +258,29 @@ pub(crate) enum Underscore {
     Allow,
 }
 
-/// `Dot-string = Atom *("." Atom)`
-fn dot_string(i: &[u8]) -> PResult<'_, &[u8]> {
-    recognize(pair(
-        take_while1(is_atext),
-        many0_count(pair(char('.'), take_while1(is_atext))),
-    ))(i)
+/// `Dot-string = Atom *("." Atom)`: the length of the dot-string at the start of `i`.
+/// Hand-rolled (one pass, table lookups): this runs on every MAIL and RCPT.
+/// Also tells whether it holds non-ASCII octets.
+#[inline]
+fn dot_string_len(i: &[u8]) -> Option<(usize, bool)> {
+    let mut after_dot = true;
+    let mut high = 0u8;
+    let mut n = 0;
+    for &b in i {
+        if b == b'.' {
+            if after_dot {
+                return None;
+            }
+            after_dot = true;
+        } else if is_atext(b) {
+            after_dot = false;
+            high |= b;
+        } else {
+            break;
+        }
+        n += 1;
+    }
+    (n > 0 && !after_dot).then_some((n, high >= 0x80))
 }
 
 /// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE`, with `quoted-pairSMTP = %d92 %d32-126`.
@@ -280,40 +298,64 @@ fn quoted_string(i: &[u8]) -> PResult<'_, &[u8]> {
     ))(i)
 }
 
-fn local_part(i: &[u8]) -> PResult<'_, &[u8]> {
-    alt((quoted_string, dot_string))(i)
+/// `Local-part = Dot-string / Quoted-string`, returned with the rest of the input; `None`
+/// unless it is valid (UTF-8 included).
+#[inline]
+fn local_part(i: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (local, rest, high) = if i.first() == Some(&b'"') {
+        let (rest, q) = quoted_string(i).ok()?;
+        (q, rest, !q.is_ascii())
+    } else {
+        let (n, high) = dot_string_len(i)?;
+        let (local, rest) = i.split_at(n);
+        (local, rest, high)
+    };
+    if high && core::str::from_utf8(local).is_err() {
+        return None;
+    }
+    Some((local, rest))
 }
 
-/// Checks a whole domain: labels of letters, digits and inner hyphens (RFC 5321 `sub-domain`)
-/// or U-labels (RFC 6531), each 1..=63 octets, 255 in all.
-pub(crate) fn check_domain(d: &[u8], underscore: Underscore) -> Result<(), AddrError> {
-    if d.len() > MAX_DOMAIN {
+/// Scans the domain at the start of `i` and returns its length: labels of letters, digits and
+/// inner hyphens (RFC 5321 `sub-domain`) or U-labels (RFC 6531), each 1..=63 octets, 255 in
+/// all. The scan stops at the first octet that cannot be part of a domain. One pass.
+pub(crate) fn scan_domain(i: &[u8], underscore: Underscore) -> Result<usize, AddrError> {
+    let mut n = 0;
+    let mut label = 0usize;
+    let mut prev = b'.';
+    let mut high = false;
+    let mut bad = false;
+    for &b in i {
+        if b == b'.' {
+            bad |= label == 0 || prev == b'-';
+            label = 0;
+        } else if is_domain_byte(b) {
+            bad |= (b == b'-' && label == 0) || (b == b'_' && underscore == Underscore::Reject);
+            label += 1;
+            bad |= label > MAX_LABEL;
+            high |= b >= 0x80;
+        } else {
+            break;
+        }
+        prev = b;
+        n += 1;
+    }
+    if n > MAX_DOMAIN {
         return Err(AddrError::DomainTooLong);
     }
-    if d.is_empty() {
+    bad |= label == 0 || prev == b'-';
+    if bad || (high && core::str::from_utf8(&i[..n]).is_err()) {
         return Err(AddrError::Syntax);
     }
-    for label in d.split(|&b| b == b'.') {
-        let (Some(&first), Some(&last)) = (label.first(), label.last()) else {
-            return Err(AddrError::Syntax);
-        };
-        if label.len() > MAX_LABEL || first == b'-' || last == b'-' {
-            return Err(AddrError::Syntax);
-        }
-        let ok = label.iter().all(|&b| {
-            b.is_ascii_alphanumeric()
-                || b == b'-'
-                || b >= 0x80
-                || (b == b'_' && underscore == Underscore::Allow)
-        });
-        if !ok {
-            return Err(AddrError::Syntax);
-        }
+    Ok(n)
+}
+
+/// Checks that the whole of `d` is a domain (see [`scan_domain`]).
+pub(crate) fn check_domain(d: &[u8], underscore: Underscore) -> Result<(), AddrError> {
+    match scan_domain(d, underscore)? {
+        n if n == d.len() => Ok(()),
+        _ => Err(AddrError::Syntax),
     }
-    if !d.is_ascii() && core::str::from_utf8(d).is_err() {
-        return Err(AddrError::Syntax);
-    }
-    Ok(())
 }
 
 /// `Ldh-str = *( ALPHA / DIGIT / "-" ) Let-dig`
@@ -322,71 +364,103 @@ fn is_ldh_str(s: &[u8]) -> bool {
         && s.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// A checked address literal, still as slices of the line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LiteralSpan<'a> {
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+    General { tag: &'a [u8], content: &'a [u8] },
+}
+
 /// The inside of `[...]` (RFC 5321 4.1.3).
-fn literal_content(line: &Bytes, c: &[u8]) -> Result<AddressLiteral, AddrError> {
+fn literal_content(c: &[u8]) -> Result<LiteralSpan<'_>, AddrError> {
     let text = core::str::from_utf8(c).map_err(|_| AddrError::Syntax)?;
     if c.len() >= 5 && c[..5].eq_ignore_ascii_case(b"IPv6:") {
         let addr: Ipv6Addr = text[5..].parse().map_err(|_| AddrError::Syntax)?;
-        return Ok(AddressLiteral::Ipv6(addr));
+        return Ok(LiteralSpan::Ipv6(addr));
     }
     if let Some(colon) = memchr::memchr(b':', c) {
         let (tag, content) = (&c[..colon], &c[colon + 1..]);
         if !is_ldh_str(tag) || content.is_empty() {
             return Err(AddrError::Syntax);
         }
-        return Ok(AddressLiteral::General {
-            tag: line.slice_ref(tag),
-            content: line.slice_ref(content),
-        });
+        return Ok(LiteralSpan::General { tag, content });
     }
     let addr: Ipv4Addr = text.parse().map_err(|_| AddrError::Syntax)?;
-    Ok(AddressLiteral::Ipv4(addr))
+    Ok(LiteralSpan::Ipv4(addr))
 }
 
-/// `address-literal = "[" ( IPv4 / IPv6 / General ) "]"` at the start of `i`.
-fn address_literal<'a>(line: &Bytes, i: &'a [u8]) -> Result<(&'a [u8], AddressLiteral), AddrError> {
+/// `address-literal = "[" ( IPv4 / IPv6 / General ) "]"` at the start of `i`, with the rest.
+fn address_literal_span(i: &[u8]) -> Result<(LiteralSpan<'_>, &[u8]), AddrError> {
     let (rest, content) = delimited(char::<_, ()>('['), take_while1(is_dcontent), char(']'))(i)
         .map_err(|_| AddrError::Syntax)?;
-    Ok((rest, literal_content(line, content)?))
+    Ok((literal_content(content)?, rest))
 }
 
-/// A domain or address literal at the start of `i`.
-fn host<'a>(
-    line: &Bytes,
-    i: &'a [u8],
-    underscore: Underscore,
-) -> Result<(&'a [u8], Host), AddrError> {
+/// Where a host was found. Parsers work on spans (slices of the line) and build the public
+/// values once at the end: moving the `Bytes`-holding enums around costs more than parsing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum HostSpan<'a> {
+    Domain(&'a [u8]),
+    Literal(LiteralSpan<'a>),
+}
+
+impl HostSpan<'_> {
+    #[inline]
+    fn to_host(self, line: &Bytes) -> Host {
+        match self {
+            HostSpan::Domain(d) => Host::Domain(Domain(line.slice_ref(d))),
+            HostSpan::Literal(LiteralSpan::Ipv4(a)) => Host::Literal(AddressLiteral::Ipv4(a)),
+            HostSpan::Literal(LiteralSpan::Ipv6(a)) => Host::Literal(AddressLiteral::Ipv6(a)),
+            HostSpan::Literal(LiteralSpan::General { tag, content }) => {
+                Host::Literal(AddressLiteral::General {
+                    tag: line.slice_ref(tag),
+                    content: line.slice_ref(content),
+                })
+            }
+        }
+    }
+}
+
+/// A domain or address literal at the start of `i`, with the rest.
+#[inline]
+fn host_span(i: &[u8], underscore: Underscore) -> Result<(HostSpan<'_>, &[u8]), AddrError> {
     if i.first() == Some(&b'[') {
-        let (rest, lit) = address_literal(line, i)?;
-        return Ok((rest, Host::Literal(lit)));
+        let (lit, rest) = address_literal_span(i)?;
+        return Ok((HostSpan::Literal(lit), rest));
     }
-    let n = i
-        .iter()
-        .position(|&b| !is_domain_byte(b))
-        .unwrap_or(i.len());
+    let n = scan_domain(i, underscore)?;
     let (d, rest) = i.split_at(n);
-    check_domain(d, underscore)?;
-    Ok((rest, Host::Domain(Domain(line.slice_ref(d)))))
+    Ok((HostSpan::Domain(d), rest))
 }
 
-/// `Mailbox = Local-part "@" ( Domain / address-literal )` at the start of `i`.
-pub(crate) fn mailbox<'a>(line: &Bytes, i: &'a [u8]) -> Result<(&'a [u8], Mailbox), AddrError> {
-    let (rest, local) = local_part(i).map_err(|_| AddrError::Syntax)?;
-    if !local.is_ascii() && core::str::from_utf8(local).is_err() {
-        return Err(AddrError::Syntax);
+/// A mailbox found in the line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MailboxSpan<'a> {
+    local: &'a [u8],
+    host: HostSpan<'a>,
+}
+
+impl MailboxSpan<'_> {
+    #[inline]
+    pub(crate) fn to_mailbox(self, line: &Bytes) -> Mailbox {
+        Mailbox {
+            local_part: LocalPart(line.slice_ref(self.local)),
+            host: self.host.to_host(line),
+        }
     }
+}
+
+/// `Mailbox = Local-part "@" ( Domain / address-literal )` at the start of `i`, with the rest.
+#[inline]
+fn mailbox_span(i: &[u8]) -> Result<(MailboxSpan<'_>, &[u8]), AddrError> {
+    let (local, rest) = local_part(i).ok_or(AddrError::Syntax)?;
     let rest = rest.strip_prefix(b"@").ok_or(AddrError::Syntax)?;
-    let (rest, host) = host(line, rest, Underscore::Reject)?;
+    let (host, rest) = host_span(rest, Underscore::Reject)?;
     if local.len() > MAX_LOCAL_PART {
         return Err(AddrError::LocalPartTooLong);
     }
-    Ok((
-        rest,
-        Mailbox {
-            local_part: LocalPart(line.slice_ref(local)),
-            host,
-        },
-    ))
+    Ok((MailboxSpan { local, host }, rest))
 }
 
 /// `A-d-l ":"` (a source route, RFC 5321 4.1.2 and Appendix C) when `i` starts with `@`:
@@ -395,13 +469,8 @@ fn skip_source_route(i: &[u8]) -> Result<&[u8], AddrError> {
     let mut rest = i;
     loop {
         rest = rest.strip_prefix(b"@").ok_or(AddrError::Syntax)?;
-        let n = rest
-            .iter()
-            .position(|&b| !is_domain_byte(b))
-            .unwrap_or(rest.len());
-        let (d, tail) = rest.split_at(n);
-        check_domain(d, Underscore::Reject).map_err(|_| AddrError::Syntax)?;
-        match tail.split_first() {
+        let n = scan_domain(rest, Underscore::Reject).map_err(|_| AddrError::Syntax)?;
+        match rest[n..].split_first() {
             Some((b',', more)) => rest = more,
             Some((b':', more)) => return Ok(more),
             _ => return Err(AddrError::Syntax),
@@ -410,45 +479,45 @@ fn skip_source_route(i: &[u8]) -> Result<&[u8], AddrError> {
 }
 
 /// A parsed path before it becomes a [`ReversePath`] or [`ForwardPath`].
-#[derive(Debug)]
-pub(crate) enum PathValue {
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PathSpan<'a> {
     Null,
     Postmaster,
-    Mailbox(Mailbox),
+    Mailbox(MailboxSpan<'a>),
 }
 
 fn is_postmaster(s: &[u8]) -> bool {
     s.eq_ignore_ascii_case(b"postmaster")
 }
 
-/// A `Reverse-path` / `Forward-path` at the start of `i` (the argument after `FROM:`/`TO:`).
-/// Returns the rest of the input after the path.
-pub(crate) fn path<'a>(
-    line: &Bytes,
-    i: &'a [u8],
+/// A `Reverse-path` / `Forward-path` at the start of `i` (the argument after `FROM:`/`TO:`),
+/// with the rest of the input after it.
+#[inline]
+pub(crate) fn path(
+    i: &[u8],
     role: PathRole,
     syntax: PathSyntax,
-) -> Result<(&'a [u8], PathValue), ParseError> {
+) -> Result<(PathSpan<'_>, &[u8]), ParseError> {
     let bad = ParseError::BadMailbox(role);
     if let Some(inner) = i.strip_prefix(b"<") {
         if let Some(rest) = inner.strip_prefix(b">") {
-            return Ok((rest, PathValue::Null));
+            return Ok((PathSpan::Null, rest));
         }
         // `<Postmaster>` (4.1.1.3) has no domain and no source route.
         if inner.len() > 10 && is_postmaster(&inner[..10]) && inner[10] == b'>' {
-            return Ok((&inner[11..], PathValue::Postmaster));
+            return Ok((PathSpan::Postmaster, &inner[11..]));
         }
         let after_route = if inner.first() == Some(&b'@') {
             skip_source_route(inner).map_err(|e| e.with_role(role))?
         } else {
             inner
         };
-        let (rest, mbox) = mailbox(line, after_route).map_err(|e| e.with_role(role))?;
+        let (mbox, rest) = mailbox_span(after_route).map_err(|e| e.with_role(role))?;
         let rest = rest.strip_prefix(b">").ok_or(bad)?;
         if i.len() - rest.len() > MAX_PATH {
             return Err(ParseError::PathTooLong);
         }
-        return Ok((rest, PathValue::Mailbox(mbox)));
+        return Ok((PathSpan::Mailbox(mbox), rest));
     }
     if syntax == PathSyntax::Strict {
         return Err(ParseError::ArgumentSyntax);
@@ -463,16 +532,16 @@ pub(crate) fn path<'a>(
         return Err(ParseError::ArgumentSyntax);
     }
     if is_postmaster(token) {
-        return Ok((rest, PathValue::Postmaster));
+        return Ok((PathSpan::Postmaster, rest));
     }
-    let (tail, mbox) = mailbox(line, token).map_err(|e| e.with_role(role))?;
+    let (mbox, tail) = mailbox_span(token).map_err(|e| e.with_role(role))?;
     if !tail.is_empty() {
         return Err(bad);
     }
     if token.len() + 2 > MAX_PATH {
         return Err(ParseError::PathTooLong);
     }
-    Ok((rest, PathValue::Mailbox(mbox)))
+    Ok((PathSpan::Mailbox(mbox), rest))
 }
 
 /// The argument of HELO/EHLO/LHLO: the whole of `arg` is a domain or an address literal.
@@ -481,8 +550,8 @@ pub(crate) fn helo_host(line: &Bytes, arg: &[u8], syntax: PathSyntax) -> Result<
         PathSyntax::Strict => Underscore::Reject,
         PathSyntax::Lenient => Underscore::Allow,
     };
-    match host(line, arg, underscore) {
-        Ok(([], h)) => Ok(h),
+    match host_span(arg, underscore) {
+        Ok((h, [])) => Ok(h.to_host(line)),
         _ => Err(ParseError::ArgumentSyntax),
     }
 }
@@ -557,8 +626,8 @@ impl Mailbox {
     /// ```
     pub fn parse(input: &Bytes, _opts: &ParseOptions) -> Result<Mailbox, ParseError> {
         let role = PathRole::Recipient;
-        match mailbox(input, input) {
-            Ok(([], m)) => Ok(m),
+        match mailbox_span(input) {
+            Ok((m, [])) => Ok(m.to_mailbox(input)),
             Ok(_) => Err(ParseError::BadMailbox(role)),
             Err(e) => Err(e.with_role(role)),
         }
@@ -596,11 +665,11 @@ impl ReversePath {
     /// ```
     pub fn parse(input: &Bytes, opts: &ParseOptions) -> Result<ReversePath, ParseError> {
         let role = PathRole::Sender;
-        match path(input, input, role, opts.path_syntax)? {
-            (rest, _) if !rest.is_empty() => Err(ParseError::BadMailbox(role)),
-            (_, PathValue::Null) => Ok(ReversePath::Null),
-            (_, PathValue::Mailbox(m)) => Ok(ReversePath::Mailbox(m)),
-            (_, PathValue::Postmaster) => Err(ParseError::BadMailbox(role)),
+        match path(input, role, opts.path_syntax)? {
+            (_, [_, ..]) => Err(ParseError::BadMailbox(role)),
+            (PathSpan::Null, _) => Ok(ReversePath::Null),
+            (PathSpan::Mailbox(m), _) => Ok(ReversePath::Mailbox(m.to_mailbox(input))),
+            (PathSpan::Postmaster, _) => Err(ParseError::BadMailbox(role)),
         }
     }
 
@@ -639,11 +708,11 @@ impl ForwardPath {
     /// ```
     pub fn parse(input: &Bytes, opts: &ParseOptions) -> Result<ForwardPath, ParseError> {
         let role = PathRole::Recipient;
-        match path(input, input, role, opts.path_syntax)? {
-            (rest, _) if !rest.is_empty() => Err(ParseError::BadMailbox(role)),
-            (_, PathValue::Null) => Err(ParseError::BadMailbox(role)),
-            (_, PathValue::Mailbox(m)) => Ok(ForwardPath::Mailbox(m)),
-            (_, PathValue::Postmaster) => Ok(ForwardPath::Postmaster),
+        match path(input, role, opts.path_syntax)? {
+            (_, [_, ..]) => Err(ParseError::BadMailbox(role)),
+            (PathSpan::Null, _) => Err(ParseError::BadMailbox(role)),
+            (PathSpan::Mailbox(m), _) => Ok(ForwardPath::Mailbox(m.to_mailbox(input))),
+            (PathSpan::Postmaster, _) => Ok(ForwardPath::Postmaster),
         }
     }
 

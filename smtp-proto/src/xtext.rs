@@ -41,20 +41,29 @@ fn upper_hex(b: u8) -> Option<u8> {
 /// Decodes xtext. Without a `+` the result is a slice of `input` (no copy); only values that
 /// hold `+XX` allocate.
 pub fn decode(input: &Bytes) -> Result<Bytes, XtextError> {
-    decode_inner(input, false)
+    decode_slice(input, input, false)
 }
 
-/// [`decode`], optionally passing raw UTF-8 octets through (RFC 6533 `utf-8-addr-unitext`).
-pub(crate) fn decode_inner(input: &Bytes, allow_utf8: bool) -> Result<Bytes, XtextError> {
-    let ok = |b: u8| is_xchar(b) || b == b'+' || (allow_utf8 && b >= 0x80);
-    if !input.iter().all(|&b| ok(b)) {
-        return Err(XtextError);
+/// Decodes `text`, a sub-slice of `base`, slicing the result from `base` when no `+` occurs.
+/// With `allow_utf8`, raw non-ASCII octets pass through (RFC 6533 `utf-8-addr-unitext`; the
+/// caller has checked UTF-8 validity).
+pub(crate) fn decode_slice(
+    base: &Bytes,
+    text: &[u8],
+    allow_utf8: bool,
+) -> Result<Bytes, XtextError> {
+    let mut plus = false;
+    for &b in text {
+        plus |= b == b'+';
+        if !(is_xchar(b) || b == b'+' || (allow_utf8 && b >= 0x80)) {
+            return Err(XtextError);
+        }
     }
-    if memchr::memchr(b'+', input).is_none() {
-        return Ok(input.clone());
+    if !plus {
+        return Ok(base.slice_ref(text));
     }
-    let mut out = Vec::with_capacity(input.len());
-    let mut rest = &input[..];
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text;
     while let Some((&b, tail)) = rest.split_first() {
         if b == b'+' {
             match tail {

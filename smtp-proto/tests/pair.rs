@@ -458,3 +458,114 @@ fn every_mode_once() {
         }
     }
 }
+
+/// STARTTLS (simulated hand-off on both sides) and AUTH, then a message: the client's
+/// `Required` policy, EHLO again after TLS, AUTH only after TLS, MAIL only after AUTH.
+fn tls_auth_session(
+    mechanisms: Vec<smtp_proto::Mechanism>,
+    password: &str,
+) -> (Vec<String>, Vec<Delivered>) {
+    let now = Instant::ZERO;
+    let mut sc = ServerConfig::new("mx.pair.test");
+    sc.extensions.starttls = true;
+    sc.extensions.auth = mechanisms;
+    sc.policy.mail_auth = server::MailAuthPolicy::Required;
+    let mut s = server::Session::new(PreparedConfig::new(sc), now);
+    let cc = ClientConfig {
+        tls: TlsPolicy::Required,
+        credentials: Some(client::Credentials::password("user", password)),
+        ..ClientConfig::default()
+    };
+    let mut c = client::Session::new(Arc::new(cc), now);
+    c.send(envelope("a@example.com", &["user0@x.example"]))
+        .unwrap();
+    c.body(Bytes::from_static(b"secret message\r\n")).unwrap();
+    c.end_body().unwrap();
+    c.quit();
+    let mut app = ServerApp {
+        from: None,
+        to: Vec::new(),
+        body: Vec::new(),
+        delivered: Vec::new(),
+    };
+    let mut log = Vec::new();
+    for _ in 0..1000 {
+        let mut progress = false;
+        let mut out = BytesMut::new();
+        if c.poll_transmit(now, &mut out) > 0 {
+            s.receive(now, out.freeze());
+            progress = true;
+        }
+        while let Some(ev) = c.poll_event() {
+            progress = true;
+            log.push(format!(
+                "client {}",
+                client_support::summary(std::slice::from_ref(&ev))[0]
+            ));
+            if matches!(ev, CEvent::StartTls) {
+                c.tls_established(smtp_proto::TlsInfo::new()).unwrap();
+            }
+        }
+        let mut out = BytesMut::new();
+        if s.poll_transmit(now, &mut out) > 0 {
+            c.receive(now, out.freeze());
+            progress = true;
+        }
+        while let Some(ev) = s.poll_event() {
+            progress = true;
+            match ev {
+                SEvent::StartTls {
+                    discarded_plaintext,
+                } => {
+                    assert_eq!(discarded_plaintext, 0);
+                    log.push("server starttls".into());
+                    s.tls_established(server::TlsInfo::new()).unwrap();
+                }
+                SEvent::Auth(a) => {
+                    log.push(format!("server auth {:?}", a.mechanism));
+                    if &a.authcid[..] == b"user" && &a.password.expose()[..] == b"secret" {
+                        s.accept().unwrap();
+                    } else {
+                        s.reject(Reply::new(
+                            ReplyCode::AUTH_INVALID,
+                            EnhancedCode::parse(b"5.7.8"),
+                            "no",
+                        ))
+                        .unwrap();
+                    }
+                }
+                other => app.handle(&mut s, other),
+            }
+        }
+        if !progress {
+            break;
+        }
+    }
+    (log, app.delivered)
+}
+
+#[test]
+fn starttls_then_auth_then_mail() {
+    use smtp_proto::Mechanism;
+    for (mechs, want) in [
+        (vec![Mechanism::Plain, Mechanism::Login], Mechanism::Plain),
+        (vec![Mechanism::Login], Mechanism::Login),
+    ] {
+        let (log, delivered) = tls_auth_session(mechs, "secret");
+        let pos = |needle: &str| {
+            log.iter()
+                .position(|l| l.starts_with(needle))
+                .unwrap_or_else(|| panic!("{needle} missing in {log:?}"))
+        };
+        assert!(
+            pos("server starttls") < pos(&format!("server auth {want:?}")),
+            "{log:?}"
+        );
+        assert!(pos("client auth 235") < pos("client ready"), "{log:?}");
+        assert_eq!(delivered.len(), 1, "{log:?}");
+        assert_eq!(delivered[0].body, b"secret message\r\n");
+    }
+    let (log, delivered) = tls_auth_session(vec![Mechanism::Plain], "wrong");
+    assert!(delivered.is_empty());
+    assert!(log.last().unwrap().contains("AuthFailed"), "{log:?}");
+}

@@ -374,3 +374,47 @@ async fn commands_pipelined_behind_starttls_are_never_executed() {
     shutdown.shutdown();
     serving.await.expect("serve task").expect("serve");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bdat_chunks_are_stored_exactly() {
+    let dir = scratch_dir("bdat");
+    let policy = maildir_policy(&dir).await;
+    let server = builder().bind().await.expect("bind");
+    let addr = server.local_addrs()[0];
+    let shutdown = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve(maildir_factory(policy)));
+
+    let mut c = LineClient::connect(addr).await.expect("connect");
+    assert!(c.reply().await.starts_with("220 "));
+    assert!(c.cmd("EHLO c.test").await.contains("CHUNKING"));
+    assert!(c.cmd("MAIL FROM:<s@c.test>").await.starts_with("250"));
+    assert!(c.cmd("RCPT TO:<r@mx.test>").await.starts_with("250"));
+    // BDAT carries octets as they are: a lone "." line and a bare LF stay untouched.
+    let first = b"Subject: chunked\r\n\r\n.\r\n";
+    let second = b"no dot-stuffing here\nend\r\n";
+    c.send(format!("BDAT {}\r\n", first.len()).as_bytes()).await;
+    c.send(first).await;
+    assert!(c.reply().await.starts_with("250"));
+    c.send(format!("BDAT {} LAST\r\n", second.len()).as_bytes())
+        .await;
+    c.send(second).await;
+    let r = c.reply().await;
+    assert!(r.starts_with("250 2.0.0 Ok: queued as "), "{r}");
+    assert!(c.cmd("QUIT").await.starts_with("221"));
+    shutdown.shutdown();
+    serving.await.expect("serve task").expect("serve");
+
+    let new = files(&dir.join("maildir/new"));
+    assert_eq!(new.len(), 1);
+    let stored = std::fs::read(dir.join("maildir/new").join(&new[0])).expect("read");
+    let body_start = stored
+        .windows(2)
+        .enumerate()
+        .position(|(i, w)| w == b"\r\n" && !matches!(stored.get(i + 2), Some(b'\t' | b' ')))
+        .expect("end of the Received header")
+        + 2;
+    let mut expected = first.to_vec();
+    expected.extend_from_slice(second);
+    assert_eq!(&stored[body_start..], &expected[..]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

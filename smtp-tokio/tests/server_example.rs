@@ -183,6 +183,44 @@ async fn example_over_starttls_with_auth_via_swaks() {
         "{stored}"
     );
 
+    // --max-size 100000: a larger body is refused with 552 and stored nowhere.
+    let big = dir.join("big.eml");
+    let line = "x".repeat(998);
+    let big_body: String = std::iter::repeat_n(format!("{line}\r\n"), 120).collect();
+    std::fs::write(&big, format!("Subject: big\r\n\r\n{big_body}")).expect("write");
+    let big_data = format!("@{}", big.display());
+    let too_big = std::process::Command::new(&swaks)
+        .args([
+            "--server",
+            host,
+            "--port",
+            port,
+            "--from",
+            "s@client.example",
+            "--to",
+            "r@example.test",
+            "--data",
+            &big_data,
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "dave",
+            "--auth-password",
+            "pw-dave",
+            "--timeout",
+            "20",
+        ])
+        .output()
+        .expect("swaks");
+    let too_big_transcript = String::from_utf8_lossy(&too_big.stdout);
+    assert!(
+        too_big_transcript.contains("552 5.3.4"),
+        "{too_big_transcript}"
+    );
+    assert_eq!(files(&maildir.join("new")).len(), 1);
+    assert!(files(&maildir.join("tmp")).is_empty());
+
     let log = server.interrupt().await;
     let stored_lines = log.iter().filter(|l| l.contains("message stored")).count();
     assert_eq!(

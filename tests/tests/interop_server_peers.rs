@@ -72,7 +72,12 @@ async fn smtplib_case(tag: &str, mode: &str, options: Options, with: &str) {
         received.starts_with("Received: from client.example ([127.0.0.1])"),
         "{received}"
     );
-    assert!(received.contains("for <rcpt@test.example>;"), "{received}");
+    let rcpt = if mode.contains("utf8") {
+        "rcpt@tëst.example"
+    } else {
+        "rcpt@test.example"
+    };
+    assert!(received.contains(&format!("for <{rcpt}>;")), "{received}");
     if with.ends_with('S') || with.ends_with("SA") {
         assert!(
             received.contains("(version=TLSv1.3 cipher=TLS13_"),
@@ -80,6 +85,15 @@ async fn smtplib_case(tag: &str, mode: &str, options: Options, with: &str) {
         );
     }
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtplib_smtputf8_over_starttls() {
+    let options = Options {
+        tls: true,
+        ..Options::default()
+    };
+    smtplib_case("smtplib-utf8", "starttls+utf8", options, "UTF8SMTPS").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,25 +7,48 @@ use super::event::ClientError;
 use super::offer::Offer;
 use crate::sasl::{
     decode_challenge, encode_base64, encode_initial_response, CleartextPolicy, Credentials,
-    LoginClient, Mechanism, PlainCredentials, XOAuth2,
+    LoginClient, Mechanism, OAuthBearer, PlainCredentials, ScramClient, XOAuth2,
 };
 
 /// An initial response longer than this goes after an empty `334` instead of on the AUTH
 /// line, which must stay within 512 octets (RFC 4954 4, RFC 5321 4.5.3.1.4).
 const MAX_INLINE_RESPONSE: usize = 512 - 2 - b"AUTH OAUTHBEARER ".len();
 
-/// Picks the best mechanism both sides allow, or `None`. SCRAM-SHA-256 needs a nonce.
+/// The user name and the password or token, as octets.
+fn parts(creds: &Credentials) -> (Bytes, Bytes) {
+    let (user, secret) = match creds {
+        Credentials::Password { username, password } => (username, password.expose()),
+        Credentials::Token { username, token } => (username, token.expose()),
+    };
+    (
+        Bytes::copy_from_slice(user.as_bytes()),
+        Bytes::copy_from_slice(secret.as_bytes()),
+    )
+}
+
+/// A SCRAM client for these credentials, when they and the nonce suit SCRAM-SHA-256.
+fn scram_client(creds: &Credentials, nonce: Option<&Bytes>) -> Option<ScramClient> {
+    let Credentials::Password { .. } = creds else {
+        return None;
+    };
+    let (user, password) = parts(creds);
+    ScramClient::new(user, password, nonce?).ok()
+}
+
+/// Picks the best mechanism both sides allow, or `None`. SCRAM-SHA-256 needs a nonce and
+/// credentials SCRAM can carry (printable ASCII).
 pub(crate) fn choose(
     creds: &Credentials,
     offer: &Offer,
     secure: bool,
     policy: CleartextPolicy,
-    scram_nonce: bool,
+    scram_nonce: Option<&Bytes>,
 ) -> Option<Mechanism> {
+    let scram_ok = scram_client(creds, scram_nonce).is_some();
     let offered: Vec<Mechanism> = offer
         .auth
         .iter()
-        .filter(|m| scram_nonce || **m != Mechanism::ScramSha256)
+        .filter(|m| scram_ok || **m != Mechanism::ScramSha256)
         .cloned()
         .collect();
     creds.select_mechanism(&offered, secure, policy)
@@ -43,9 +66,9 @@ enum Step {
     /// OAuth: the server sent an error challenge; we answered and expect 535 next.
     ErrorAcknowledged,
     /// SCRAM: waiting for server-first.
-    ScramFirstSent(crate::client::scram::ScramState),
+    ScramFirstSent(ScramClient),
     /// SCRAM: client-final sent; waiting for server-final.
-    ScramFinalSent(crate::client::scram::ScramState),
+    ScramFinalSent(ScramClient),
     /// SCRAM: server signature verified; answered with an empty response.
     ScramVerified,
 }
@@ -69,33 +92,21 @@ impl AuthExchange {
         scram_nonce: Option<&Bytes>,
         out: &mut BytesMut,
     ) -> Self {
-        let (user, secret) = match creds {
-            Credentials::Password { username, password } => (username, password.expose()),
-            Credentials::Token { username, token } => (username, token.expose()),
-        };
-        let user = Bytes::copy_from_slice(user.as_bytes());
-        let secret = Bytes::copy_from_slice(secret.as_bytes());
+        let (user, secret) = parts(creds);
         let mut step = Step::Started;
         let initial: Option<Bytes> = match mechanism {
             Mechanism::Plain => Some(PlainCredentials::new(user, secret).encode().into_inner()),
             Mechanism::XOAuth2 => Some(XOAuth2::new(user, secret).encode().into_inner()),
-            // RFC 7628 3.1: gs2-header `n,a=user,`, then `auth=Bearer token`.
-            Mechanism::OAuthBearer => {
-                let mut v = Vec::new();
-                v.extend_from_slice(b"n,a=");
-                gs2_escape(&user, &mut v);
-                v.extend_from_slice(b",\x01auth=Bearer ");
-                v.extend_from_slice(&secret);
-                v.extend_from_slice(b"\x01\x01");
-                Some(Bytes::from(v))
-            }
-            Mechanism::ScramSha256 => {
-                let nonce = scram_nonce.cloned().unwrap_or_default();
-                let (state, first) =
-                    crate::client::scram::ScramState::start(&user, &None, &secret, &nonce);
-                step = Step::ScramFirstSent(state);
-                Some(Bytes::from(first))
-            }
+            Mechanism::OAuthBearer => Some(OAuthBearer::new(user, secret).encode().into_inner()),
+            Mechanism::ScramSha256 => match scram_client(creds, scram_nonce) {
+                Some(client) => {
+                    let first = client.client_first();
+                    step = Step::ScramFirstSent(client);
+                    Some(first)
+                }
+                // `choose` only picks SCRAM when this works; cancel should it not.
+                None => None,
+            },
             _ => {
                 step = Step::Login(LoginClient::new(user, secret));
                 None
@@ -147,19 +158,21 @@ impl AuthExchange {
                 self.step = Step::ErrorAcknowledged;
                 b64(b"\x01")
             }
-            (Step::ScramFirstSent(mut st), _) => {
+            (Step::ScramFirstSent(mut client), _) => {
                 let server_first = decoded.ok_or(ClientError::AuthProtocol)?;
-                let final_msg = st
-                    .client_final(&server_first)
-                    .ok_or(ClientError::AuthProtocol)?;
-                self.step = Step::ScramFinalSent(st);
+                let final_msg = client
+                    .handle_server_first(&server_first)
+                    .map_err(|_| ClientError::AuthProtocol)?;
+                self.step = Step::ScramFinalSent(client);
                 b64(&final_msg)
             }
-            (Step::ScramFinalSent(st), _) => {
+            (Step::ScramFinalSent(mut client), _) => {
+                // RFC 5802 3: only a correct server signature proves the server knew the
+                // password.
                 let server_final = decoded.ok_or(ClientError::AuthProtocol)?;
-                if !st.verify_server_final(&server_final) {
-                    return Err(ClientError::AuthProtocol);
-                }
+                client
+                    .handle_server_final(&server_final)
+                    .map_err(|_| ClientError::AuthProtocol)?;
                 self.step = Step::ScramVerified;
                 Bytes::new()
             }
@@ -184,17 +197,6 @@ impl AuthExchange {
     }
 }
 
-/// RFC 5801 saslname escaping: `,` as `=2C`, `=` as `=3D`.
-fn gs2_escape(s: &[u8], out: &mut Vec<u8>) {
-    for &b in s {
-        match b {
-            b',' => out.extend_from_slice(b"=2C"),
-            b'=' => out.extend_from_slice(b"=3D"),
-            _ => out.push(b),
-        }
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -212,31 +214,35 @@ mod tests {
         let pw = Credentials::password("u", "p");
         let o = offer(&[Mechanism::Login, Mechanism::Plain]);
         let tls = CleartextPolicy::RequireTls;
-        assert_eq!(choose(&pw, &o, true, tls, false), Some(Mechanism::Plain));
-        assert_eq!(choose(&pw, &o, false, tls, false), None);
+        assert_eq!(choose(&pw, &o, true, tls, None), Some(Mechanism::Plain));
+        assert_eq!(choose(&pw, &o, false, tls, None), None);
         assert_eq!(
-            choose(&pw, &o, false, CleartextPolicy::Allow, false),
+            choose(&pw, &o, false, CleartextPolicy::Allow, None),
             Some(Mechanism::Plain)
         );
         let scram = offer(&[Mechanism::ScramSha256, Mechanism::Plain]);
+        let nonce = Bytes::from_static(b"fyko+d2lbbFgONRv9qkxdawL");
+        // SCRAM cannot carry a non-ASCII password: PLAIN then.
+        let utf8 = Credentials::password("u", "pässword");
         assert_eq!(
-            choose(&pw, &scram, true, tls, false),
+            choose(&utf8, &scram, true, tls, Some(&nonce)),
             Some(Mechanism::Plain)
         );
+        assert_eq!(choose(&pw, &scram, true, tls, None), Some(Mechanism::Plain));
         assert_eq!(
-            choose(&pw, &scram, true, tls, true),
+            choose(&pw, &scram, true, tls, Some(&nonce)),
             Some(Mechanism::ScramSha256)
         );
         // SCRAM does not reveal the password: fine without TLS.
         assert_eq!(
-            choose(&pw, &scram, false, tls, true),
+            choose(&pw, &scram, false, tls, Some(&nonce)),
             Some(Mechanism::ScramSha256)
         );
         let tok = Credentials::token("u", "t");
-        assert_eq!(choose(&tok, &o, true, tls, false), None);
+        assert_eq!(choose(&tok, &o, true, tls, None), None);
         let oa = offer(&[Mechanism::XOAuth2, Mechanism::OAuthBearer]);
         assert_eq!(
-            choose(&tok, &oa, true, tls, false),
+            choose(&tok, &oa, true, tls, None),
             Some(Mechanism::OAuthBearer)
         );
     }

@@ -37,7 +37,56 @@
 //! per-recipient results (one per recipient after the body with LMTP), RSET after a failed
 //! transaction, RFC 9422 LIMITS, and timeouts per RFC 5321 4.5.3.2.
 //!
-//! A worked example lives in `tests/client_session.rs`.
+//! # Example: one message against a scripted server
+//!
+//! ```
+//! use std::sync::Arc;
+//! use bytes::{Bytes, BytesMut};
+//! use smtp_proto::client::{ClientConfig, Envelope, Event, Session, TlsPolicy};
+//! use smtp_proto::{ForwardPath, Instant, ParseOptions, ReversePath};
+//!
+//! let opts = ParseOptions::default();
+//! let from = ReversePath::parse(&Bytes::from_static(b"<alice@example.com>"), &opts)?;
+//! let to = ForwardPath::parse(&Bytes::from_static(b"<bob@example.org>"), &opts)?;
+//! let config = Arc::new(ClientConfig { tls: TlsPolicy::None, ..ClientConfig::default() });
+//! let now = Instant::ZERO;
+//! let mut s = Session::new(config, now);
+//! let txn = s.send(Envelope::new(from).to(to))?;
+//! s.body(Bytes::from_static(b"Subject: hi\n\n.hello"))?; // bare LF, leading dot, no final CRLF
+//! s.end_body()?;
+//! s.quit();
+//!
+//! let server: [&[u8]; 5] = [
+//!     b"220 mx.example.org ESMTP\r\n",
+//!     b"250-mx.example.org\r\n250 PIPELINING\r\n",
+//!     b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go ahead\r\n",
+//!     b"250 2.0.0 queued as 42\r\n",
+//!     b"221 2.0.0 Bye\r\n",
+//! ];
+//! let mut wire = BytesMut::new();
+//! let mut results = Vec::new();
+//! for reply in server {
+//!     s.receive(now, Bytes::from_static(reply));
+//!     s.poll_transmit(now, &mut wire);
+//!     while let Some(event) = s.poll_event() {
+//!         if let Event::MessageResult { txn: t, outcome, .. } = event {
+//!             results.push((t, outcome.is_success()));
+//!         }
+//!     }
+//! }
+//! assert_eq!(results, [(txn, true)]);
+//! assert_eq!(
+//!     &wire[..],
+//!     &b"EHLO localhost\r\n\
+//!        MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n\
+//!        Subject: hi\r\n\r\n..hello\r\n.\r\n\
+//!        QUIT\r\n"[..]
+//! );
+//! assert!(s.is_closed());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! More in `tests/client_session.rs` and `tests/pair.rs`.
 
 mod auth;
 mod config;
@@ -46,7 +95,6 @@ mod event;
 #[cfg(feature = "__fuzz")]
 pub(crate) mod fuzz;
 mod offer;
-mod scram;
 mod state;
 mod timer;
 mod wire;

@@ -671,7 +671,7 @@ impl Session {
         {
             let secure = self.tls.is_some();
             let policy = self.config.cleartext_auth;
-            let nonce = self.scram_nonce.is_some();
+            let nonce = self.scram_nonce.as_ref();
             match auth::choose(creds, &self.offer, secure, policy, nonce) {
                 None => self.quit_with(CloseReason::Error(ClientError::AuthUnavailable)),
                 Some(m) => {

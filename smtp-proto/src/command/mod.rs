@@ -5,6 +5,10 @@ mod parse;
 mod write;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
+pub(crate) mod strategies;
+#[cfg(test)]
 mod tests;
 
 use alloc::vec::Vec;

@@ -200,43 +200,104 @@ fn for_each_param<'a>(
             return Err(ParseError::ArgumentSyntax);
         }
         rest = &rest[sep..];
-        let end = memchr::memchr2(b' ', b'\t', rest).unwrap_or(rest.len());
+        // The keyword up to `=` or the end of the token, then the value: one table lookup per
+        // octet (this loop runs over every parameter of every MAIL and RCPT).
+        let mut bad = false;
+        let mut k = 0;
+        while let Some(&b) = rest.get(k) {
+            let c = CLASS[usize::from(b)];
+            if c & (SEP | EQ) != 0 {
+                break;
+            }
+            bad |= c & KEYWORD == 0;
+            k += 1;
+        }
+        let mut eq = None;
+        let mut end = k;
+        let mut seen = 0u8;
+        if rest.get(k) == Some(&b'=') {
+            eq = Some(k);
+            end = k + 1;
+            let mut all = VALUE_OR_EQ;
+            while let Some(&b) = rest.get(end) {
+                let c = CLASS[usize::from(b)];
+                if c & SEP != 0 {
+                    break;
+                }
+                all &= c;
+                seen |= c;
+                end += 1;
+            }
+            // A `=` inside a value is allowed for MTRK only (checked below).
+            bad |= all & VALUE_OR_EQ == 0;
+        }
+        let extra_eq = seen & EQ != 0;
+        let high = seen & HIGH != 0;
         let (token, tail) = rest.split_at(end);
         rest = tail;
         if token.is_empty() {
             // Two separators in a row (strict syntax).
             return Err(ParseError::ArgumentSyntax);
         }
-        let (keyword, value) = match memchr::memchr(b'=', token) {
-            Some(eq) => (&token[..eq], Some(&token[eq + 1..])),
+        let (keyword, value) = match eq {
+            Some(e) => (&token[..e], Some(&token[e + 1..])),
             None => (token, None),
         };
-        if !is_esmtp_keyword(keyword) {
-            return Err(ParseError::InvalidParameter);
-        }
+        // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+        bad |= !keyword.first().is_some_and(u8::is_ascii_alphanumeric);
         if let Some(v) = value {
             // base64 padding of MTRK (RFC 3885) is the one place where `=` occurs in a value.
-            let allow_eq = keyword.eq_ignore_ascii_case(b"MTRK");
-            if !is_esmtp_value(v, allow_eq) {
-                return Err(ParseError::InvalidParameter);
-            }
+            bad |= v.is_empty() || (extra_eq && !keyword.eq_ignore_ascii_case(b"MTRK"));
+            bad |= high && core::str::from_utf8(v).is_err();
+        }
+        if bad {
+            return Err(ParseError::InvalidParameter);
         }
         f(keyword, value)?;
     }
     Ok(())
 }
 
-fn is_esmtp_keyword(k: &[u8]) -> bool {
-    k.first().is_some_and(u8::is_ascii_alphanumeric)
-        && k.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+/// Octet classes for parameter scanning.
+const SEP: u8 = 1; // SP / TAB
+const EQ: u8 = 2; // `=`
+const KEYWORD: u8 = 4; // `esmtp-keyword` octet: ALPHA / DIGIT / "-"
+const VALUE: u8 = 8; // `esmtp-value` octet: %d33-60 / %d62-126 / UTF8-non-ascii (RFC 6531 3.3)
+const HIGH: u8 = 16; // non-ASCII
+const VALUE_OR_EQ: u8 = 32; // VALUE or `=`
+
+const fn class(b: u8) -> u8 {
+    let mut c = 0;
+    if b == b' ' || b == b'\t' {
+        c |= SEP;
+    }
+    if b == b'=' {
+        c |= EQ;
+    }
+    if b.is_ascii_alphanumeric() || b == b'-' {
+        c |= KEYWORD;
+    }
+    if matches!(b, 33..=60 | 62..=126) || b >= 0x80 {
+        c |= VALUE;
+    }
+    if b >= 0x80 {
+        c |= HIGH;
+    }
+    if c & (VALUE | EQ) != 0 {
+        c |= VALUE_OR_EQ;
+    }
+    c
 }
 
-fn is_esmtp_value(v: &[u8], allow_eq: bool) -> bool {
-    !v.is_empty()
-        && v.iter()
-            .all(|&b| matches!(b, 33..=60 | 62..=126) || b >= 0x80 || (allow_eq && b == b'='))
-        && (v.is_ascii() || core::str::from_utf8(v).is_ok())
-}
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = class(i as u8);
+        i += 1;
+    }
+    t
+};
 
 /// Stores a parameter once; a repeated parameter is an error.
 fn set_once<T>(slot: &mut Option<T>, value: T) -> Result<(), ParseError> {
@@ -446,13 +507,12 @@ fn parse_orcpt(line: &Bytes, v: &[u8]) -> Result<Orcpt, ParseError> {
     let semi = memchr::memchr(b';', v).ok_or(bad.clone())?;
     let (addr_type, address) = (&v[..semi], &v[semi + 1..]);
     // addr-type = atom (RFC 5322 atext)
-    let atext = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(b);
+    let atext = |b: &u8| b.is_ascii() && crate::address::is_atext(*b);
     if addr_type.is_empty() || !addr_type.iter().all(atext) || address.is_empty() {
         return Err(bad);
     }
-    let raw = line.slice_ref(address);
     let utf8_ok = addr_type.eq_ignore_ascii_case(b"utf-8");
-    let address = xtext::decode_inner(&raw, utf8_ok).map_err(|_| bad)?;
+    let address = xtext::decode_slice(line, address, utf8_ok).map_err(|_| bad)?;
     Ok(Orcpt {
         addr_type: line.slice_ref(addr_type),
         address,
@@ -481,7 +541,7 @@ fn parse_rrvs(line: &Bytes, v: &[u8]) -> Result<Rrvs, ParseError> {
 }
 
 fn xtext_value(line: &Bytes, v: &[u8]) -> Result<Bytes, ParseError> {
-    xtext::decode(&line.slice_ref(v)).map_err(|_| ParseError::InvalidParameter)
+    xtext::decode_slice(line, v, false).map_err(|_| ParseError::InvalidParameter)
 }
 
 fn unknown(line: &Bytes, keyword: &[u8], value: Option<&[u8]>) -> UnknownParam {

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 use super::{ChunkKind, Command, InitialResponse, MailParams, RcptParams, XAttribute};
-use crate::address::{self, PathValue};
+use crate::address::{self, PathSpan};
 use crate::error::{ParseError, PathRole};
 use crate::options::{LineEnding, ParseOptions, PathSyntax};
 use crate::sasl::Mechanism;
@@ -175,8 +175,8 @@ impl Command {
                 LineEnding::CrLfOrLf => lf,
             },
         };
-        let line = buf.slice(..end);
-        let cmd = parse_line_inner(&line, opts)?;
+        // Fields are sliced from `buf` directly: no refcount traffic for the line itself.
+        let cmd = parse_line_inner(buf, &window[..end], opts)?;
         Ok(Status::Complete((cmd, lf + 1)))
     }
 
@@ -205,27 +205,95 @@ impl Command {
         if line.len().saturating_add(2) > opts.max_line {
             return Err(ParseError::LineTooLong);
         }
-        parse_line_inner(line, opts)
+        parse_line_inner(line, line, opts)
     }
 }
 
-fn parse_line_inner(line: &Bytes, opts: &ParseOptions) -> Result<Command, ParseError> {
-    if let Some(p) = memchr::memchr3(0, b'\r', b'\n', line) {
-        return Err(if line[p] == 0 {
+/// Octets that may not appear in a command line: NUL, CR, LF. A scalar loop beats memchr's
+/// set-up on the short lines most commands are.
+fn find_forbidden(text: &[u8]) -> Option<usize> {
+    if text.len() < 32 {
+        text.iter()
+            .position(|&b| b == 0 || b == b'\r' || b == b'\n')
+    } else {
+        memchr::memchr3(0, b'\r', b'\n', text)
+    }
+}
+
+/// The error for a line holding a forbidden octet, if it does.
+fn forbidden_error(text: &[u8]) -> Option<ParseError> {
+    find_forbidden(text).map(|p| {
+        if text[p] == 0 {
             ParseError::Syntax
         } else {
             ParseError::BareLineEnding
-        });
-    }
-    let trimmed = line.len() - line.iter().rev().take_while(|&&b| is_wsp(b)).count();
-    let text = &line[..trimmed];
+        }
+    })
+}
+
+/// Parses `text`, a sub-slice of `base`; fields are `base.slice_ref(..)`.
+fn parse_line_inner(base: &Bytes, text: &[u8], opts: &ParseOptions) -> Result<Command, ParseError> {
     let verb_end = text.iter().position(|&b| is_wsp(b)).unwrap_or(text.len());
     let (verb_bytes, after) = text.split_at(verb_end);
-    if verb_bytes.is_empty() || !verb_bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
-        return Err(ParseError::Syntax);
+    let v = verb(verb_bytes);
+    // Known verbs are letters, and the grammar of HELO/EHLO/LHLO, MAIL, RCPT and of the
+    // commands without arguments admits no NUL, CR or LF: for them a forbidden octet can only
+    // be the cause of a failure, so the line is searched for one only then (this saves a pass
+    // over every MAIL and RCPT). The other commands take free text and are checked first.
+    let grammar_checks_all = matches!(
+        v,
+        Verb::Mail
+            | Verb::Rcpt
+            | Verb::Ehlo
+            | Verb::Helo
+            | Verb::Lhlo
+            | Verb::Data
+            | Verb::Rset
+            | Verb::Quit
+            | Verb::StartTls
+    );
+    if grammar_checks_all {
+        let parsed = parse_known(base, v, after, opts);
+        if parsed.is_err() {
+            if let Some(e) = forbidden_error(after) {
+                return Err(e);
+            }
+        }
+        parsed
+    } else {
+        if let Some(e) = forbidden_error(text) {
+            return Err(e);
+        }
+        if verb_bytes.is_empty() {
+            return Err(ParseError::Syntax);
+        }
+        if v == Verb::Unknown && !verb_bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
+            // Known verbs are letters by construction; an unknown one must at least be
+            // printable ASCII.
+            return Err(ParseError::Syntax);
+        }
+        match parse_known(base, v, after, opts)? {
+            Command::Unknown { args, .. } => Ok(Command::Unknown {
+                verb: base.slice_ref(verb_bytes),
+                args,
+            }),
+            cmd => Ok(cmd),
+        }
+    }
+}
+
+/// Parses what follows the verb (`after`: empty or starting with SP / TAB).
+fn parse_known(
+    base: &Bytes,
+    v: Verb,
+    after: &[u8],
+    opts: &ParseOptions,
+) -> Result<Command, ParseError> {
+    let mut after = after;
+    while let [rest @ .., b' ' | b'\t'] = after {
+        after = rest;
     }
     let syntax = opts.path_syntax;
-    let v = verb(verb_bytes);
     // `after` is empty or starts with the separator; it never ends in white space.
     let args = match after.split_first() {
         None => None,
@@ -241,18 +309,19 @@ fn parse_line_inner(line: &Bytes, opts: &ParseOptions) -> Result<Command, ParseE
         }
         (_, a) => a,
     };
+    let line = base;
     let required = || args.ok_or(ParseError::ArgumentSyntax);
-    let none = |cmd: Command| match args {
-        None => Ok(cmd),
-        Some(_) => Err(ParseError::ArgumentSyntax),
-    };
+    if args.is_some() && matches!(v, Verb::Data | Verb::Rset | Verb::Quit | Verb::StartTls) {
+        // RFC 5321 4.3.2: 501 for arguments where none are allowed.
+        return Err(ParseError::ArgumentSyntax);
+    }
     match v {
         Verb::Mail => parse_mail(line, required()?, syntax),
         Verb::Rcpt => parse_rcpt(line, required()?, syntax),
-        Verb::Data => none(Command::Data),
-        Verb::Rset => none(Command::Rset),
-        Verb::Quit => none(Command::Quit),
-        Verb::StartTls => none(Command::StartTls),
+        Verb::Data => Ok(Command::Data),
+        Verb::Rset => Ok(Command::Rset),
+        Verb::Quit => Ok(Command::Quit),
+        Verb::StartTls => Ok(Command::StartTls),
         Verb::Ehlo => Ok(Command::Ehlo(address::helo_host(
             line,
             required()?,
@@ -279,14 +348,16 @@ fn parse_line_inner(line: &Bytes, opts: &ParseOptions) -> Result<Command, ParseE
         Verb::Burl => parse_burl(line, required()?),
         Verb::Xclient => Ok(Command::Xclient(parse_attributes(line, required()?)?)),
         Verb::Xforward => Ok(Command::Xforward(parse_attributes(line, required()?)?)),
+        // The verb is filled in by the caller.
         Verb::Unknown => Ok(Command::Unknown {
-            verb: line.slice_ref(verb_bytes),
+            verb: Bytes::new(),
             args: args.map(|a| line.slice_ref(a)),
         }),
     }
 }
 
 /// Strips a case-insensitive `FROM:` / `TO:` and, when lenient, the spaces after it.
+#[inline]
 fn strip_keyword<'a>(args: &'a [u8], keyword: &[u8], syntax: PathSyntax) -> Option<&'a [u8]> {
     let head = args.get(..keyword.len())?;
     if !head.eq_ignore_ascii_case(keyword) {
@@ -300,30 +371,36 @@ fn strip_keyword<'a>(args: &'a [u8], keyword: &[u8], syntax: PathSyntax) -> Opti
 }
 
 /// `"MAIL FROM:" Reverse-path [SP Mail-parameters]` (RFC 5321 4.1.1.2).
+#[inline]
 fn parse_mail(line: &Bytes, args: &[u8], syntax: PathSyntax) -> Result<Command, ParseError> {
     let rest = strip_keyword(args, b"FROM:", syntax).ok_or(ParseError::ArgumentSyntax)?;
-    let (rest, path) = address::path(line, rest, PathRole::Sender, syntax)?;
+    let (path, rest) = address::path(rest, PathRole::Sender, syntax)?;
     let from = match path {
-        PathValue::Null => ReversePath::Null,
-        PathValue::Mailbox(m) => ReversePath::Mailbox(m),
-        PathValue::Postmaster => return Err(ParseError::BadMailbox(PathRole::Sender)),
+        PathSpan::Null => ReversePath::Null,
+        PathSpan::Mailbox(m) => ReversePath::Mailbox(m.to_mailbox(line)),
+        PathSpan::Postmaster => return Err(ParseError::BadMailbox(PathRole::Sender)),
     };
-    let params = MailParams::parse_after_path(line, rest, syntax)?;
-    Ok(Command::Mail { from, params })
+    Ok(Command::Mail {
+        from,
+        params: MailParams::parse_after_path(line, rest, syntax)?,
+    })
 }
 
 /// `"RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path )
 /// [SP Rcpt-parameters]` (RFC 5321 4.1.1.3).
+#[inline]
 fn parse_rcpt(line: &Bytes, args: &[u8], syntax: PathSyntax) -> Result<Command, ParseError> {
     let rest = strip_keyword(args, b"TO:", syntax).ok_or(ParseError::ArgumentSyntax)?;
-    let (rest, path) = address::path(line, rest, PathRole::Recipient, syntax)?;
+    let (path, rest) = address::path(rest, PathRole::Recipient, syntax)?;
     let to = match path {
-        PathValue::Postmaster => ForwardPath::Postmaster,
-        PathValue::Mailbox(m) => ForwardPath::Mailbox(m),
-        PathValue::Null => return Err(ParseError::BadMailbox(PathRole::Recipient)),
+        PathSpan::Postmaster => ForwardPath::Postmaster,
+        PathSpan::Mailbox(m) => ForwardPath::Mailbox(m.to_mailbox(line)),
+        PathSpan::Null => return Err(ParseError::BadMailbox(PathRole::Recipient)),
     };
-    let params = RcptParams::parse_after_path(line, rest, syntax)?;
-    Ok(Command::Rcpt { to, params })
+    Ok(Command::Rcpt {
+        to,
+        params: RcptParams::parse_after_path(line, rest, syntax)?,
+    })
 }
 
 /// `"BDAT" SP chunk-size [SP end-marker]`, `chunk-size = 1*DIGIT` (RFC 3030 2).

@@ -1,7 +1,7 @@
 """Send one message with Python's smtplib and print the server's reply to the data.
 
 usage: smtplib_send.py HOST PORT MODE MESSAGE_FILE CAFILE [USER PASSWORD]
-MODE is a '+'-joined set of: plain, starttls, tls (implicit), auth-plain, auth-login.
+MODE is a '+'-joined set of: plain, starttls, tls (implicit), auth-plain, auth-login, utf8.
 """
 import smtplib
 import ssl
@@ -28,9 +28,15 @@ if "auth-plain" in modes or "auth-login" in modes:
     else:
         code, resp = s.auth("LOGIN", s.auth_login, initial_response_ok=False)
     print("auth", code, resp.decode())
-code, resp = s.mail("sender@client.example")
-assert code == 250, (code, resp)
-code, resp = s.rcpt("rcpt@test.example")
+if "utf8" in modes:
+    # RFC 6531: a UTF-8 envelope with the SMTPUTF8 parameter.
+    code, resp = s.mail("sénder@client.example", ["SMTPUTF8"])
+    assert code == 250, (code, resp)
+    code, resp = s.rcpt("rcpt@tëst.example")
+else:
+    code, resp = s.mail("sender@client.example")
+    assert code == 250, (code, resp)
+    code, resp = s.rcpt("rcpt@test.example")
 assert code == 250, (code, resp)
 code, resp = s.data(message)
 print("data", code, resp.decode())
