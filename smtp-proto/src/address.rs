@@ -261,7 +261,7 @@ pub(crate) enum Underscore {
 /// `Dot-string = Atom *("." Atom)`: the length of the dot-string at the start of `i`.
 /// Hand-rolled (one pass, table lookups): this runs on every MAIL and RCPT.
 /// Also tells whether it holds non-ASCII octets.
-#[inline]
+#[inline(always)]
 fn dot_string_len(i: &[u8]) -> Option<(usize, bool)> {
     let mut after_dot = true;
     let mut high = 0u8;
@@ -300,7 +300,7 @@ fn quoted_string(i: &[u8]) -> PResult<'_, &[u8]> {
 
 /// `Local-part = Dot-string / Quoted-string`, returned with the rest of the input; `None`
 /// unless it is valid (UTF-8 included).
-#[inline]
+#[inline(always)]
 fn local_part(i: &[u8]) -> Option<(&[u8], &[u8])> {
     let (local, rest, high) = if i.first() == Some(&b'"') {
         let (rest, q) = quoted_string(i).ok()?;
@@ -406,7 +406,7 @@ pub(crate) enum HostSpan<'a> {
 }
 
 impl HostSpan<'_> {
-    #[inline]
+    #[inline(always)]
     fn to_host(self, line: &Bytes) -> Host {
         match self {
             HostSpan::Domain(d) => Host::Domain(Domain(line.slice_ref(d))),
@@ -423,7 +423,7 @@ impl HostSpan<'_> {
 }
 
 /// A domain or address literal at the start of `i`, with the rest.
-#[inline]
+#[inline(always)]
 fn host_span(i: &[u8], underscore: Underscore) -> Result<(HostSpan<'_>, &[u8]), AddrError> {
     if i.first() == Some(&b'[') {
         let (lit, rest) = address_literal_span(i)?;
@@ -442,7 +442,7 @@ pub(crate) struct MailboxSpan<'a> {
 }
 
 impl MailboxSpan<'_> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn to_mailbox(self, line: &Bytes) -> Mailbox {
         Mailbox {
             local_part: LocalPart(line.slice_ref(self.local)),
@@ -452,7 +452,7 @@ impl MailboxSpan<'_> {
 }
 
 /// `Mailbox = Local-part "@" ( Domain / address-literal )` at the start of `i`, with the rest.
-#[inline]
+#[inline(always)]
 fn mailbox_span(i: &[u8]) -> Result<(MailboxSpan<'_>, &[u8]), AddrError> {
     let (local, rest) = local_part(i).ok_or(AddrError::Syntax)?;
     let rest = rest.strip_prefix(b"@").ok_or(AddrError::Syntax)?;
@@ -492,7 +492,7 @@ fn is_postmaster(s: &[u8]) -> bool {
 
 /// A `Reverse-path` / `Forward-path` at the start of `i` (the argument after `FROM:`/`TO:`),
 /// with the rest of the input after it.
-#[inline]
+#[inline(always)]
 pub(crate) fn path(
     i: &[u8],
     role: PathRole,

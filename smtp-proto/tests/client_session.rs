@@ -581,3 +581,101 @@ fn service_closing_421_at_any_point() {
         matches!(ev.last(), Some(Event::Closed { reason: CloseReason::Error(ClientError::ServiceClosing(_)), unfinished }) if unfinished.len() == 1)
     );
 }
+
+#[test]
+fn greeting_421_closes_without_quit() {
+    let mut c = Script::new(config(Usage::WhenOffered, Usage::Never));
+    c.feed(b"421 4.7.0 too busy\r\n");
+    c.expect_out("");
+    let ev = c.take_events();
+    assert!(matches!(
+        ev.last(),
+        Some(Event::Closed {
+            reason: CloseReason::Error(ClientError::ServiceClosing(_)),
+            ..
+        })
+    ));
+}
+
+#[test]
+fn unsolicited_reply_closes() {
+    let mut c = Script::new(config(Usage::WhenOffered, Usage::Never));
+    c.feed(GREETING.as_bytes());
+    c.feed(EHLO_PIPE.as_bytes());
+    c.take_out();
+    c.feed(b"250 nobody asked\r\n");
+    let ev = c.take_events();
+    assert!(matches!(
+        ev.last(),
+        Some(Event::Closed {
+            reason: CloseReason::Error(ClientError::UnexpectedReply(_)),
+            ..
+        })
+    ));
+}
+
+#[test]
+fn quit_unanswered_closes_after_the_command_timeout() {
+    let mut c = Script::new(config(Usage::WhenOffered, Usage::Never));
+    c.feed(GREETING.as_bytes());
+    c.feed(EHLO_PIPE.as_bytes());
+    c.s.quit();
+    c.expect_out("EHLO localhost\r\nQUIT\r\n");
+    c.advance(299);
+    assert!(!c.s.is_closed());
+    c.advance(1);
+    let ev = c.take_events();
+    assert!(
+        matches!(ev.last(), Some(Event::Closed { reason: CloseReason::Quit(None), unfinished }) if unfinished.is_empty())
+    );
+}
+
+#[test]
+fn implicit_tls_allows_auth_and_skips_starttls() {
+    let cfg = ClientConfig {
+        tls: TlsPolicy::Required,
+        credentials: Some(smtp_proto::client::Credentials::password("user", "secret")),
+        ..ClientConfig::default()
+    };
+    let mut s = smtp_proto::client::Session::new_tls(
+        std::sync::Arc::new(cfg),
+        TlsInfo::new(),
+        smtp_proto::Instant::ZERO,
+    );
+    s.receive(
+        smtp_proto::Instant::ZERO,
+        Bytes::from_static(GREETING.as_bytes()),
+    );
+    s.receive(
+        smtp_proto::Instant::ZERO,
+        Bytes::from_static(b"250-mx\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n"),
+    );
+    let mut out = bytes::BytesMut::new();
+    s.poll_transmit(smtp_proto::Instant::ZERO, &mut out);
+    assert_eq!(
+        &out[..],
+        b"EHLO localhost\r\nAUTH PLAIN AHVzZXIAc2VjcmV0\r\n"
+    );
+    assert!(s.tls_info().is_some());
+}
+
+#[test]
+fn lmtp_bdat_last_gets_one_reply_per_recipient() {
+    let mut cfg = config(Usage::WhenOffered, Usage::WhenOffered);
+    cfg.protocol = Protocol::Lmtp;
+    let mut c = Script::new(cfg);
+    c.s.send(envelope("a@x", &["b@x", "c@x"])).unwrap();
+    c.s.body(Bytes::from_static(b"hi\r\n")).unwrap();
+    c.s.end_body().unwrap();
+    c.feed(b"220 lmtp\r\n");
+    c.feed(b"250-lmtp\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    c.expect_out("LHLO localhost\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\n");
+    c.feed(b"250 ok\r\n250 ok\r\n250 ok\r\n");
+    c.expect_out("BDAT 4 LAST\r\nhi\r\n");
+    c.feed(b"250 2.0.0 b ok\r\n550 5.2.2 c full\r\n");
+    let ev = summary(&c.take_events());
+    assert_eq!(
+        &ev[ev.len() - 2..],
+        ["message 0 rcpt 0 250", "message 0 rcpt 1 550"]
+    );
+}

@@ -453,6 +453,11 @@ impl Handler for MaildirHandler {
     }
 
     async fn tls_established(&mut self, info: &TlsInfo) {
+        // The session starts over under TLS (RFC 3207 4.2): the greeting and any
+        // authentication from before no longer count, so they must not reach `Received:`.
+        self.helo = None;
+        self.user = None;
+        self.end_transaction();
         let text = |b: &Option<Bytes>| {
             b.as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned())

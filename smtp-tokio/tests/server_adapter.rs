@@ -311,8 +311,8 @@ async fn read_reply<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
     String::from_utf8_lossy(&all).into_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commands_pipelined_behind_starttls_are_never_executed() {
+/// A self-signed certificate as a server configuration, and a connector that trusts it.
+fn tls_pair() -> (Arc<rustls::ServerConfig>, tokio_rustls::TlsConnector) {
     let generated =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
     let cert = generated.cert.der().clone();
@@ -325,11 +325,27 @@ async fn commands_pipelined_behind_starttls_are_never_executed() {
         .with_no_client_auth()
         .with_single_cert(vec![cert.clone()], key)
         .expect("server config");
-    let server = builder()
-        .tls(Arc::new(server_tls))
-        .bind()
-        .await
-        .expect("bind");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).expect("root");
+    let client_tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (
+        Arc::new(server_tls),
+        tokio_rustls::TlsConnector::from(Arc::new(client_tls)),
+    )
+}
+
+fn localhost() -> rustls::pki_types::ServerName<'static> {
+    rustls::pki_types::ServerName::try_from("localhost").expect("name")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_pipelined_behind_starttls_are_never_executed() {
+    let (server_tls, connector) = tls_pair();
+    let server = builder().tls(server_tls).bind().await.expect("bind");
     let addr = server.local_addrs()[0];
     let shutdown = server.shutdown_handle();
     struct AcceptAll;
@@ -346,16 +362,10 @@ async fn commands_pipelined_behind_starttls_are_never_executed() {
         .expect("write");
     assert!(read_reply(&mut tcp).await.starts_with("220 2.0.0 "));
 
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert).expect("root");
-    let client_tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_tls));
-    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    let mut tls = connector
+        .connect(localhost(), tcp)
+        .await
+        .expect("TLS handshake");
     // After TLS the session starts over (RFC 3207 4.2): EHLO again, no STARTTLS offered.
     tls.write_all(b"EHLO c.test\r\n").await.expect("write");
     let ehlo = read_reply(&mut tls).await;
@@ -416,5 +426,79 @@ async fn bdat_chunks_are_stored_exactly() {
     let mut expected = first.to_vec();
     expected.extend_from_slice(second);
     assert_eq!(&stored[body_start..], &expected[..]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_before_starttls_does_not_count_after_it() {
+    use smtp_proto::server::{AuthTlsPolicy, MailAuthPolicy};
+    let dir = scratch_dir("auth-then-tls");
+    let maildir = smtp_tokio::maildir::Maildir::create(dir.join("maildir"), "mx.test")
+        .await
+        .expect("maildir");
+    let policy = Arc::new(
+        smtp_tokio::maildir::MaildirPolicy::new(maildir, "mx.test").with_user("erin", "pw"),
+    );
+    let mut config = ServerConfig::new("mx.test");
+    config.extensions.auth = vec![smtp_proto::sasl::Mechanism::Plain];
+    config.policy.auth_tls = AuthTlsPolicy::AllowPlaintext;
+    config.policy.mail_auth = MailAuthPolicy::Optional;
+    let (server_tls, connector) = tls_pair();
+    let server = Server::builder(config)
+        .listen(loopback())
+        .tls(server_tls)
+        .bind()
+        .await
+        .expect("bind");
+    let addr = server.local_addrs()[0];
+    let shutdown = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve(maildir_factory(policy)));
+
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    assert!(read_reply(&mut tcp).await.starts_with("220 "));
+    tcp.write_all(b"EHLO before.test\r\n").await.expect("write");
+    assert!(read_reply(&mut tcp).await.starts_with("250-"));
+    // AUTH PLAIN erin/pw in plaintext (allowed by this configuration).
+    tcp.write_all(b"AUTH PLAIN AGVyaW4AcHc=\r\n")
+        .await
+        .expect("write");
+    let auth = read_reply(&mut tcp).await;
+    assert!(auth.starts_with("235 "), "{auth}");
+    tcp.write_all(b"STARTTLS\r\n").await.expect("write");
+    assert!(read_reply(&mut tcp).await.starts_with("220 "));
+    let mut tls = connector
+        .connect(localhost(), tcp)
+        .await
+        .expect("TLS handshake");
+    for (line, want) in [
+        (&b"EHLO after.test\r\n"[..], "250-"),
+        (b"MAIL FROM:<s@c.test>\r\n", "250 "),
+        (b"RCPT TO:<r@mx.test>\r\n", "250 "),
+        (b"DATA\r\n", "354 "),
+        (
+            b"Subject: x\r\n\r\nbody\r\n.\r\n",
+            "250 2.0.0 Ok: queued as ",
+        ),
+        (b"QUIT\r\n", "221 "),
+    ] {
+        tls.write_all(line).await.expect("write");
+        let reply = read_reply(&mut tls).await;
+        assert!(reply.starts_with(want), "{reply}");
+    }
+    shutdown.shutdown();
+    serving.await.expect("serve task").expect("serve");
+    let new = files(&dir.join("maildir/new"));
+    assert_eq!(new.len(), 1);
+    let stored = std::fs::read_to_string(dir.join("maildir/new").join(&new[0])).expect("read");
+    // The greeting after TLS, and no "A": the plaintext AUTH was forgotten (RFC 3207 4.2).
+    assert!(
+        stored.starts_with("Received: from after.test ([127.0.0.1])"),
+        "{stored}"
+    );
+    let unfolded = stored.replace("\r\n\t", " ");
+    assert!(
+        unfolded.contains(" with ESMTPS (version=TLSv1.3 "),
+        "{stored}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -576,16 +576,21 @@ impl MailParams {
         with_sp.put_u8(b' ');
         with_sp.extend_from_slice(input);
         let line = with_sp.freeze();
-        Self::parse_after_path(&line, &line, opts.path_syntax)
+        let mut p = MailParams::default();
+        p.parse_into(&line, &line, opts.path_syntax)?;
+        Ok(p)
     }
 
     /// Parses what follows the reverse-path in a MAIL line (empty or starting with SP).
-    pub(crate) fn parse_after_path(
+    /// Fills `self` in place (the caller's value sits in the final `Command` already, so
+    /// nothing large is moved).
+    pub(crate) fn parse_into(
+        &mut self,
         line: &Bytes,
         rest: &[u8],
         syntax: PathSyntax,
-    ) -> Result<MailParams, ParseError> {
-        let mut p = MailParams::default();
+    ) -> Result<(), ParseError> {
+        let p = self;
         for_each_param(rest, syntax, |k, v| {
             // Dispatch on length first: one compare per known keyword at most.
             match k.len() {
@@ -641,8 +646,7 @@ impl MailParams {
                     Ok(())
                 }
             }
-        })?;
-        Ok(p)
+        })
     }
 
     /// Appends every parameter, each preceded by a space, in a fixed order (known ones first,
@@ -745,16 +749,21 @@ impl RcptParams {
         with_sp.put_u8(b' ');
         with_sp.extend_from_slice(input);
         let line = with_sp.freeze();
-        Self::parse_after_path(&line, &line, opts.path_syntax)
+        let mut p = RcptParams::default();
+        p.parse_into(&line, &line, opts.path_syntax)?;
+        Ok(p)
     }
 
     /// Parses what follows the forward-path in a RCPT line (empty or starting with SP).
-    pub(crate) fn parse_after_path(
+    /// Fills `self` in place (the caller's value sits in the final `Command` already, so
+    /// nothing large is moved).
+    pub(crate) fn parse_into(
+        &mut self,
         line: &Bytes,
         rest: &[u8],
         syntax: PathSyntax,
-    ) -> Result<RcptParams, ParseError> {
-        let mut p = RcptParams::default();
+    ) -> Result<(), ParseError> {
+        let p = self;
         for_each_param(rest, syntax, |k, v| match k.len() {
             6 if k.eq_ignore_ascii_case(b"NOTIFY") => {
                 set_once(&mut p.notify, parse_notify(required(v)?)?)
@@ -770,8 +779,7 @@ impl RcptParams {
                 p.unknown.push(unknown(line, k, v));
                 Ok(())
             }
-        })?;
-        Ok(p)
+        })
     }
 
     /// Appends every parameter, each preceded by a space.
