@@ -1,6 +1,18 @@
 //! An SMTP/LMTP server: listeners, one task per connection, STARTTLS and implicit TLS with
 //! rustls, a global connection limit and graceful shutdown.
 //!
+//! Each connection runs the loop of the sans-IO contract and nothing else: read from the
+//! socket (only while the session [`wants_read`](smtp_proto::server::Session::wants_read)),
+//! hand every byte to the session at once, write what it transmits, pass each event to the
+//! [`Handler`] and await its [`Decision`], arm one timer on the session's next deadline, run
+//! the TLS handshake on its `StartTls` event. Every SMTP rule (sequence, syntax, limits,
+//! timeouts, STARTTLS and AUTH rules, the replies themselves) is the core's.
+//!
+//! Calls on a handler follow the session's events: `helo`, then per transaction `mail`,
+//! `rcpt` (one per recipient), `data_start`, `body` (many), then `end_of_message` or
+//! `message_aborted`; `reset` when a transaction is dropped; `auth`/`auth_step`, `vrfy`,
+//! `expn` and `tls_established` when they happen; `closed` last.
+//!
 //! ```no_run
 //! use smtp_proto::server::ServerConfig;
 //! use smtp_tokio::server::{ConnectionInfo, Handler, Server};
