@@ -419,12 +419,19 @@ fn check_capabilities(reply: &Reply) {
         let _ = caps.supports(ext);
     }
     let _ = (caps.max_size(), caps.auth_mechanisms(), caps.limits());
-    let again = Capabilities::from_reply(&caps.to_reply());
-    assert_eq!(
-        again.as_ref(),
-        Ok(&caps),
-        "capabilities changed through to_reply"
-    );
+    // `to_reply` wraps lines longer than a reply line may be (RFC 5321 4.5.3.1.5, documented),
+    // which changes the keyword list; the round trip holds for replies within the RFC.
+    if reply
+        .lines()
+        .all(|l| l.len() <= crate::reply::MAX_REPLY_TEXT)
+    {
+        let again = Capabilities::from_reply(&caps.to_reply());
+        assert_eq!(
+            again.as_ref(),
+            Ok(&caps),
+            "capabilities changed through to_reply"
+        );
+    }
 }
 
 fn keyword_roundtrip(line: &Bytes) {
