@@ -37,6 +37,8 @@ fn cert() -> (CertificateDer<'static>, Arc<rustls::ServerConfig>) {
     (der, Arc::new(config))
 }
 
+const EHLO_PIPELINING: &[u8] = b"250-fake.test\r\n250 PIPELINING\r\n";
+
 /// What the scripted server does after `STARTTLS`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum AfterStartTls {
@@ -47,7 +49,7 @@ enum AfterStartTls {
 
 /// Serves one SMTP dialogue on `io`; returns the message bodies received (dot-terminated,
 /// still stuffed) and whether it ended with QUIT. `tls` upgrades on STARTTLS.
-async fn serve<S>(io: S, offer_starttls: bool) -> (Vec<Vec<u8>>, bool)
+async fn serve<S>(io: S, ehlo_reply: &'static [u8]) -> (Vec<Vec<u8>>, bool)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -68,8 +70,7 @@ where
             .map(|v| v.to_ascii_uppercase())
             .unwrap_or_default();
         let reply: &[u8] = match &verb[..] {
-            b"EHLO" if offer_starttls => b"250-fake.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
-            b"EHLO" => b"250-fake.test\r\n250 PIPELINING\r\n",
+            b"EHLO" => ehlo_reply,
             b"MAIL" | b"RCPT" | b"RSET" | b"NOOP" => b"250 2.0.0 ok\r\n",
             b"DATA" => {
                 io.get_mut().write_all(b"354 go\r\n").await.expect("354");
@@ -106,7 +107,7 @@ async fn implicit_tls_delivers_over_tls_from_the_first_byte() {
             .accept(tcp)
             .await
             .expect("handshake");
-        serve(tls, false).await
+        serve(tls, EHLO_PIPELINING).await
     });
     let session = SessionConfig {
         tls: TlsPolicy::None,
@@ -191,7 +192,7 @@ async fn serve_starttls(
 async fn serve_after_tls<S: AsyncRead + AsyncWrite + Unpin>(io: S) -> (Vec<Vec<u8>>, bool) {
     // `serve` greets first; after STARTTLS there is no greeting, so strip it by serving on a
     // wrapper that swallows the first write.
-    serve(SkipFirstWrite { io, skipped: false }, false).await
+    serve(SkipFirstWrite { io, skipped: false }, EHLO_PIPELINING).await
 }
 
 /// Swallows the first write (the scripted greeting, which must not be sent after STARTTLS).
@@ -357,4 +358,50 @@ async fn a_server_that_closes_mid_session_is_an_error_not_a_hang() {
         "{result:?}"
     );
     server.await.expect("server");
+}
+
+#[tokio::test]
+async fn recipients_over_the_servers_rcptmax_go_in_further_transactions() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        // RFC 9422: at most two recipients per transaction.
+        serve(
+            tcp,
+            b"250-fake.test\r\n250-PIPELINING\r\n250 LIMITS RCPTMAX=2\r\n",
+        )
+        .await
+    });
+    let session = SessionConfig {
+        tls: TlsPolicy::None,
+        ..SessionConfig::default()
+    };
+    let mut client = Client::connect(&addr.to_string(), &ClientConfig::new(Arc::new(session)))
+        .await
+        .expect("connect");
+    let opts = ParseOptions::default();
+    let mut envelope = envelope();
+    for to in ["<c@example.net>", "<d@example.net>", "<e@example.net>"] {
+        envelope = envelope.to(ForwardPath::parse(&Bytes::from(to), &opts).expect("path"));
+    }
+    let d = client
+        .send(
+            envelope,
+            Bytes::from_static(b"one body, two transactions\r\n"),
+        )
+        .await
+        .expect("send");
+    // Four recipients, RCPTMAX=2: two transactions with the same body, every recipient
+    // answered and delivered, none left deferred.
+    assert_eq!(d.recipients.len(), 4);
+    assert!(d.all_delivered(), "{d:?}");
+    assert!(d.recipients.iter().all(|r| r.deferred.is_none()));
+    client.quit().await.expect("quit");
+    let (bodies, quit) = server.await.expect("server");
+    assert!(quit);
+    assert_eq!(
+        bodies,
+        vec![b"one body, two transactions\r\n.\r\n".to_vec(); 2]
+    );
 }
