@@ -138,6 +138,19 @@ async fn shutdown_lets_a_session_finish_then_says_421_to_the_rest() {
     assert!(idle.reply().await.starts_with("220 "));
     assert!(idle.cmd("EHLO c.test").await.starts_with("250"));
 
+    let mut mid_data = LineClient::connect(addr).await.expect("connect");
+    assert!(mid_data.reply().await.starts_with("220 "));
+    assert!(mid_data.cmd("EHLO c.test").await.starts_with("250"));
+    assert!(mid_data
+        .cmd("MAIL FROM:<s@c.test>")
+        .await
+        .starts_with("250"));
+    assert!(mid_data.cmd("RCPT TO:<r@mx.test>").await.starts_with("250"));
+    assert!(mid_data.cmd("DATA").await.starts_with("354"));
+    mid_data
+        .send(b"Subject: unfinished\r\n\r\nnever ends\r\n")
+        .await;
+
     shutdown.shutdown();
     // During the grace period the busy session still delivers.
     let r = busy
@@ -153,12 +166,17 @@ async fn shutdown_lets_a_session_finish_then_says_421_to_the_rest() {
     let r = idle.reply().await;
     assert!(r.starts_with("421 4.3.2 "), "{r:?}");
     assert_eq!(idle.reply().await, "");
+    // The unfinished message is dropped with the 421: nothing of it is stored.
+    let r = mid_data.reply().await;
+    assert!(r.starts_with("421 4.3.2 "), "{r:?}");
+    assert_eq!(mid_data.reply().await, "");
     serving.await.expect("serve task").expect("serve");
     assert!(
         LineClient::connect(addr).await.is_err(),
         "no longer listening"
     );
     assert_eq!(files(&dir.join("maildir/new")).len(), 1);
+    assert!(files(&dir.join("maildir/tmp")).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

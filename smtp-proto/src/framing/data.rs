@@ -146,6 +146,45 @@ impl DataDecoder {
         let mut pos = 0;
         let mut run_start = 0;
         while pos < len {
+            // Fast path: skip whole blocks in which every CR/LF is a CRLF pair and no line
+            // starts with a dot; nothing in them changes the output or the carry beyond
+            // what their last octet says.
+            let prev = match self.carry {
+                Carry::Cr => Some(b'\r'),
+                Carry::LineStart => Some(b'\n'),
+                Carry::Mid => Some(0),
+                _ => None,
+            };
+            if let Some(first_prev) = prev {
+                let start = pos;
+                while pos + BLOCK <= len {
+                    // The octets before the block: the segment itself, shifted by one, except
+                    // at the segment's start where the carry stands in for the missing octet.
+                    let clean = if pos == 0 {
+                        let mut before = [0u8; BLOCK];
+                        before[0] = first_prev;
+                        before[1..].copy_from_slice(&seg[..BLOCK - 1]);
+                        clean_block(&before, &seg[..BLOCK])
+                    } else {
+                        clean_block(&seg[pos - 1..pos - 1 + BLOCK], &seg[pos..pos + BLOCK])
+                    };
+                    if !clean {
+                        break;
+                    }
+                    pos += BLOCK;
+                }
+                if pos > start {
+                    self.carry = match seg[pos - 1] {
+                        b'\r' => Carry::Cr,
+                        // A clean block has no bare LF: this one ended a CRLF.
+                        b'\n' => Carry::LineStart,
+                        _ => Carry::Mid,
+                    };
+                    if pos >= len {
+                        break;
+                    }
+                }
+            }
             let b = seg[pos];
             match self.carry {
                 Carry::LineStart => {
@@ -221,6 +260,31 @@ impl DataDecoder {
         self.run(sink, seg, run_start, len);
         None
     }
+}
+
+/// Octets checked at once by the fast path: large enough to amortise the loop and for the
+/// compiler to vectorise it, small enough to stay in L1.
+const BLOCK: usize = 128;
+
+/// `true` when, in `block` (with `before[i]` the octet before `block[i]`), every LF follows
+/// a CR, every CR is followed by an LF (a CR in the last position is checked against the next
+/// octet through the carry), and no line starts with a dot. Branch-free over two equal-length
+/// arrays so that it compiles to SIMD compares (one pass; a separate memmem pass for dot
+/// lines measured slower).
+#[inline]
+fn clean_block(before: &[u8], block: &[u8]) -> bool {
+    let (Ok(p), Ok(b)) = (
+        <&[u8; BLOCK]>::try_from(before),
+        <&[u8; BLOCK]>::try_from(block),
+    ) else {
+        return false;
+    };
+    let mut bad = 0u8;
+    for (&p, &c) in p.iter().zip(b.iter()) {
+        bad |= (u8::from(c == b'\n') ^ u8::from(p == b'\r'))
+            | (u8::from(p == b'\n') & u8::from(c == b'.'));
+    }
+    bad == 0
 }
 
 #[cfg(test)]
@@ -348,6 +412,112 @@ mod tests {
         let (body, done, _, _) = all_splits(b"x\r\n.\r\r\n.\r\n", BareLineEndingPolicy::Normalize);
         assert!(done);
         assert_eq!(body, b"x\r\n\r\n\r\n");
+    }
+
+    /// A byte-at-a-time reference of the same rules, on input that contains its end.
+    fn reference(input: &[u8], policy: BareLineEndingPolicy) -> (Vec<u8>, bool, Vec<u8>, bool) {
+        let mut out = Vec::new();
+        let mut flagged = false;
+        let mut i = 0;
+        let mut line_start = true;
+        let reject = policy == BareLineEndingPolicy::Reject;
+        macro_rules! emit {
+            ($b:expr) => {
+                if !(reject && flagged) {
+                    out.extend_from_slice($b);
+                }
+            };
+        }
+        while i < input.len() {
+            if line_start {
+                line_start = false;
+                if input[i] == b'.' {
+                    if input[i + 1..].starts_with(b"\r\n") {
+                        return (out, true, input[i + 3..].to_vec(), flagged && reject);
+                    }
+                    i += 1;
+                    if input.get(i) == Some(&b'\r') && input.get(i + 1) != Some(&b'\n') {
+                        match policy {
+                            BareLineEndingPolicy::Reject => {}
+                            BareLineEndingPolicy::Normalize => emit!(b"\r\n"),
+                            BareLineEndingPolicy::Pass => emit!(b"\r"),
+                        }
+                        flagged = true;
+                        i += 1;
+                    }
+                    continue;
+                }
+            }
+            let b = input[i];
+            if b == b'\r' && input.get(i + 1) == Some(&b'\n') {
+                emit!(b"\r\n");
+                i += 2;
+                line_start = true;
+            } else if b == b'\r' {
+                match policy {
+                    BareLineEndingPolicy::Normalize => emit!(b"\r\n"),
+                    _ => emit!(b"\r"),
+                }
+                flagged = true;
+                i += 1;
+            } else if b == b'\n' {
+                match policy {
+                    BareLineEndingPolicy::Reject => {}
+                    BareLineEndingPolicy::Normalize => emit!(b"\r\n"),
+                    BareLineEndingPolicy::Pass => emit!(b"\n"),
+                }
+                flagged = true;
+                i += 1;
+            } else {
+                emit!(&[b]);
+                i += 1;
+            }
+        }
+        (out, false, Vec::new(), flagged && reject)
+    }
+
+    use proptest::prelude::*;
+
+    fn fragment() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"\r\n".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b".".to_vec()),
+            Just(b"\r\n.".to_vec()),
+            Just(b"\r\n..".to_vec()),
+            Just(b"\r\n.\r".to_vec()),
+            Just(b"a".to_vec()),
+            (1usize..300).prop_map(|n| {
+                let mut v: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+                v.extend_from_slice(b"\r\n");
+                v
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        /// The block fast path and the byte-wise state machine agree with the reference,
+        /// whatever the segment boundaries.
+        #[test]
+        fn decoder_matches_reference(
+            frags in proptest::collection::vec(fragment(), 0..60),
+            cuts in proptest::collection::vec(0usize..20_000, 0..8),
+        ) {
+            let mut input = frags.concat();
+            input.extend_from_slice(b"\r\n.\r\nTAIL");
+            for policy in [
+                BareLineEndingPolicy::Reject,
+                BareLineEndingPolicy::Normalize,
+                BareLineEndingPolicy::Pass,
+            ] {
+                let want = reference(&input, policy);
+                prop_assert_eq!(&decode(&input, &[], policy), &want);
+                prop_assert_eq!(&decode(&input, &cuts, policy), &want);
+            }
+        }
     }
 
     #[test]

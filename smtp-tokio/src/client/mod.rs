@@ -60,7 +60,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use rustls::pki_types::ServerName;
 use smtp_proto::client::{
     BodyError, ClientError, CloseReason, DeferReason, Envelope, Event, Outcome, OutcomeClass,
-    Session, TransactionFailure,
+    Session, Stage, TransactionFailure,
 };
 use smtp_proto::{Capabilities, Reply};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -219,6 +219,9 @@ pub struct RecipientDelivery {
     /// Not attempted because of the server's LIMITS (RFC 9422) and not sent in a further
     /// transaction here (streamed bodies cannot be replayed; MAILMAX needs a new session).
     pub deferred: Option<DeferReason>,
+    /// The class when no reply decided (the transaction failed before any, e.g. the envelope
+    /// was refused for a missing extension: permanent; or the session ended: transient).
+    unanswered: OutcomeClass,
 }
 
 impl RecipientDelivery {
@@ -228,17 +231,18 @@ impl RecipientDelivery {
             rcpt: None,
             message: None,
             deferred: None,
+            unanswered: OutcomeClass::Transient,
         }
     }
 
-    /// Delivered (success), to retry (transient) or to bounce (permanent). A recipient with
-    /// no final answer (the transaction failed, or it was deferred) is transient unless a
-    /// reply said permanent.
+    /// Delivered (success), to retry (transient) or to bounce (permanent): the class of the
+    /// reply that decided (see [`RecipientDelivery::reply`]). Without one (deferred, session
+    /// ended) transient; an envelope refused before sending takes its refusal's class.
     pub fn class(&self) -> OutcomeClass {
         match (&self.rcpt, &self.message) {
             (Some(r), _) if !r.is_success() => r.class,
-            (Some(_), Some(m)) => m.class,
-            _ => OutcomeClass::Transient,
+            (_, Some(m)) => m.class,
+            _ => self.unanswered,
         }
     }
 
@@ -259,8 +263,8 @@ impl RecipientDelivery {
 pub struct Delivery {
     /// One entry per recipient of the envelope, in envelope order.
     pub recipients: Vec<RecipientDelivery>,
-    /// SMTP: the reply to the end of the message, when the body was sent. LMTP: `None` (see
-    /// each recipient's `message`).
+    /// SMTP: the reply to the end of the message (success or not), when the body was sent.
+    /// LMTP: `None` (see each recipient's `message`).
     pub message: Option<Outcome>,
     /// Why a transaction failed as a whole, when one did (the last such failure).
     pub failure: Option<TransactionFailure>,
@@ -592,6 +596,30 @@ impl Client {
                     }
                 }
                 Event::TransactionFailed { txn: t, failure } if t == txn => {
+                    // A refused command of the transaction answers for every recipient it
+                    // covers: all (MAIL) or those accepted at RCPT (DATA, end of data).
+                    if let TransactionFailure::Rejected { stage, outcome } = &failure {
+                        for &i in indices {
+                            let Some(r) = delivery.recipients.get_mut(i) else {
+                                continue;
+                            };
+                            let covered = match stage {
+                                Stage::Mail => r.rcpt.is_none(),
+                                _ => r.rcpt.as_ref().is_some_and(Outcome::is_success),
+                            };
+                            if covered && r.message.is_none() {
+                                r.message = Some(outcome.clone());
+                            }
+                        }
+                        if matches!(stage, Stage::EndOfData | Stage::Bdat) {
+                            delivery.message = Some(outcome.clone());
+                        }
+                    }
+                    for &i in indices {
+                        if let Some(r) = delivery.recipients.get_mut(i) {
+                            r.unanswered = failure.class();
+                        }
+                    }
                     delivery.failure = Some(failure);
                     return Some(());
                 }
