@@ -405,3 +405,62 @@ async fn recipients_over_the_servers_rcptmax_go_in_further_transactions() {
         vec![b"one body, two transactions\r\n.\r\n".to_vec(); 2]
     );
 }
+
+#[tokio::test]
+async fn a_refused_data_ends_a_streamed_send_without_waiting_for_the_body() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut io = BufReader::new(tcp);
+        io.get_mut()
+            .write_all(b"220 fake.test ESMTP\r\n")
+            .await
+            .expect("greet");
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if io.read_until(b'\n', &mut line).await.expect("read") == 0 {
+                return false;
+            }
+            let reply: &[u8] = match line.get(..4).map(|v| v.to_ascii_uppercase()).as_deref() {
+                Some(b"EHLO") => b"250 fake.test\r\n",
+                Some(b"MAIL") | Some(b"RCPT") | Some(b"RSET") => b"250 2.0.0 ok\r\n",
+                Some(b"DATA") => b"554 5.7.1 no mail from you today\r\n",
+                Some(b"QUIT") => {
+                    io.get_mut().write_all(b"221 bye\r\n").await.expect("221");
+                    return true;
+                }
+                _ => b"502 5.5.2 no\r\n",
+            };
+            io.get_mut().write_all(reply).await.expect("reply");
+        }
+    });
+    let session = SessionConfig {
+        tls: TlsPolicy::None,
+        ..SessionConfig::default()
+    };
+    let mut client = Client::connect(&addr.to_string(), &ClientConfig::new(Arc::new(session)))
+        .await
+        .expect("connect");
+    // A body source that never yields a byte and never ends: only the 554 can end the send.
+    let (_writer, mut never) = tokio::io::duplex(64);
+    let d = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.send_reader(envelope(), &mut never),
+    )
+    .await
+    .expect("the refusal ends the send")
+    .expect("a refusal is a result");
+    assert_eq!(
+        d.recipients[0].class(),
+        smtp_proto::client::OutcomeClass::Permanent
+    );
+    assert_eq!(
+        d.recipients[0].reply().map(|r| r.code().as_u16()),
+        Some(554)
+    );
+    // The session goes on after the refusal: QUIT is sent and answered.
+    client.quit().await.expect("quit");
+    assert!(server.await.expect("server"));
+}

@@ -700,8 +700,10 @@ impl Client {
                         continue;
                     }
                     Event::BodyWanted { .. } => continue,
-                    Event::TransactionFailed { .. } => {
-                        // The rest of the body is not needed; the session still expects
+                    Event::TransactionFailed { txn, .. }
+                        if Some(txn) == self.session.body_txn() =>
+                    {
+                        // The rest of this body is not needed; the session still expects
                         // end_body (body calls apply to the oldest open body).
                         body.abandoned = true;
                     }
@@ -759,17 +761,14 @@ impl Client {
             && self.write_buf.len() < self.config.write_buffer_limit
         {
             let n = self.session.body_capacity().min(rest.len());
-            let chunk = rest.split_to(n);
-            match self.session.body(chunk) {
-                Ok(()) => fed = true,
-                Err(BodyError::Full(chunk)) => {
-                    // Give it back in front of the rest.
-                    let mut whole = BytesMut::with_capacity(chunk.len() + rest.len());
-                    whole.extend_from_slice(&chunk);
-                    whole.extend_from_slice(rest);
-                    *rest = whole.freeze();
-                    break;
+            // A slice of the caller's Bytes: no copy here; the session copies once, into the
+            // output, while dot-stuffing.
+            match self.session.body(rest.slice(..n)) {
+                Ok(()) => {
+                    rest.advance(n);
+                    fed = true;
                 }
+                Err(BodyError::Full(_)) => break,
                 Err(BodyError::Misuse(_)) => {
                     body.ended = true;
                     return Ok(true);
