@@ -464,3 +464,66 @@ async fn a_refused_data_ends_a_streamed_send_without_waiting_for_the_body() {
     client.quit().await.expect("quit");
     assert!(server.await.expect("server"));
 }
+
+/// Reads whatever one `read` call returns (at most 64 KiB).
+async fn one_read(io: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = io.read(&mut buf).await.expect("read");
+    buf.truncate(n);
+    buf
+}
+
+#[tokio::test]
+async fn a_pipelined_batch_and_a_body_with_its_dot_each_leave_in_one_write() {
+    // A client that splits a batch (say the body, then "\r\n.\r\n" on its own) leaves a small
+    // tail that Nagle holds until the peer's delayed ACK: ~40 ms per message. Here the
+    // server reads once after each reply; a batch that left in one write arrives in one read
+    // on loopback (a split batch could still be merged by the kernel, so this test can only
+    // catch splits, never flag a correct client).
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (mut io, _) = listener.accept().await.expect("accept");
+        io.write_all(b"220 fake.test ESMTP\r\n")
+            .await
+            .expect("greet");
+        let ehlo = one_read(&mut io).await;
+        assert!(ehlo.starts_with(b"EHLO "), "{ehlo:?}");
+        io.write_all(b"250-fake.test\r\n250 PIPELINING\r\n")
+            .await
+            .expect("ehlo");
+        let batch = one_read(&mut io).await;
+        io.write_all(b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n354 go\r\n")
+            .await
+            .expect("replies");
+        let body = one_read(&mut io).await;
+        io.write_all(b"250 2.0.0 queued\r\n").await.expect("final");
+        let quit = one_read(&mut io).await;
+        io.write_all(b"221 bye\r\n").await.expect("221");
+        (batch, body, quit)
+    });
+    let session = SessionConfig {
+        tls: TlsPolicy::None,
+        ..SessionConfig::default()
+    };
+    let mut client = Client::connect(&addr.to_string(), &ClientConfig::new(Arc::new(session)))
+        .await
+        .expect("connect");
+    let opts = ParseOptions::default();
+    let envelope =
+        envelope()
+            .to(ForwardPath::parse(&Bytes::from_static(b"<c@example.net>"), &opts).expect("path"));
+    let d = client
+        .send(envelope, Bytes::from_static(b"Subject: x\r\n\r\nbody\r\n"))
+        .await
+        .expect("send");
+    assert!(d.all_delivered(), "{d:?}");
+    client.quit().await.expect("quit");
+    let (batch, body, quit) = server.await.expect("server");
+    let batch = String::from_utf8(batch).expect("ascii");
+    assert!(batch.starts_with("MAIL FROM:<a@example.org>"), "{batch}");
+    assert_eq!(batch.matches("RCPT TO:").count(), 2, "{batch}");
+    assert!(batch.ends_with("DATA\r\n"), "{batch}");
+    assert_eq!(body, b"Subject: x\r\n\r\nbody\r\n.\r\n");
+    assert_eq!(quit, b"QUIT\r\n");
+}
