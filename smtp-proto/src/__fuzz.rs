@@ -41,15 +41,15 @@ pub fn reply(data: &[u8]) {
         for (reply, _) in whole.replies.iter() {
             reply_write_fixpoint(reply);
         }
-        // A prefix of the input must parse to a prefix of the result: a reply is only
-        // Complete once its last line has fully arrived.
+        // Every proper prefix of a complete reply is `Incomplete`: never complete early, and
+        // never an error that the whole reply does not have (a split must not change the
+        // verdict).
         if let Some(first) = whole.replies.first() {
             let (_, used) = first;
-            for cut in [0, used / 2, used.saturating_sub(1)] {
-                match Reply::parse_with(&buf.slice(..cut), limits) {
+            for cut in [0, used / 2, used.saturating_sub(2), used.saturating_sub(1)] {
+                match Reply::parse_with(&buf.slice(..cut.min(used - 1)), limits) {
                     Ok(Status::Incomplete) => {}
-                    Err(_) => {}
-                    Ok(Status::Complete(r)) => panic!("prefix {cut} of {used} completed: {r:?}"),
+                    other => panic!("prefix {cut} of a {used}-octet reply gave {other:?}"),
                 }
             }
         }
@@ -419,12 +419,19 @@ fn check_capabilities(reply: &Reply) {
         let _ = caps.supports(ext);
     }
     let _ = (caps.max_size(), caps.auth_mechanisms(), caps.limits());
-    let again = Capabilities::from_reply(&caps.to_reply());
-    assert_eq!(
-        again.as_ref(),
-        Ok(&caps),
-        "capabilities changed through to_reply"
-    );
+    // `to_reply` wraps lines longer than a reply line may be (RFC 5321 4.5.3.1.5, documented),
+    // which changes the keyword list; the round trip holds for replies within the RFC.
+    if reply
+        .lines()
+        .all(|l| l.len() <= crate::reply::MAX_REPLY_TEXT)
+    {
+        let again = Capabilities::from_reply(&caps.to_reply());
+        assert_eq!(
+            again.as_ref(),
+            Ok(&caps),
+            "capabilities changed through to_reply"
+        );
+    }
 }
 
 fn keyword_roundtrip(line: &Bytes) {

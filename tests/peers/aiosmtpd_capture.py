@@ -4,7 +4,7 @@
 Binds 127.0.0.1 on a free port, prints "READY <port>" on stdout, and writes every accepted
 message into OUTDIR as NNNN.env (JSON: mail_from, rcpt_tos, mail_options, tls, auth) and
 NNNN.eml (the content bytes exactly as aiosmtpd hands them over: dot-unstuffed, line endings
-as received). Exits by itself after --lifetime seconds, or when stdin closes
+as received). Recipients whose local part starts with "reject" get 550, "defer" 450. Exits by itself after --lifetime seconds, or when stdin closes
 (with --exit-on-stdin-eof).
 
 Options: --auth USER:PASSWORD (offer AUTH PLAIN/LOGIN, require it for MAIL),
@@ -28,6 +28,17 @@ class Capture:
     def __init__(self, outdir):
         self.outdir = outdir
         self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # Scripted refusals, so that tests can check per-recipient results.
+        local = address.split("@", 1)[0].lower()
+        if local.startswith("reject"):
+            return "550 5.1.1 <%s>: no such user" % address
+        if local.startswith("defer"):
+            return "450 4.2.1 <%s>: try again later" % address
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.count += 1

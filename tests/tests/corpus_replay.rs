@@ -21,6 +21,11 @@ const TARGETS: &[(&str, FuzzFn)] = &[
     ("roundtrip", __fuzz::roundtrip),
     ("server_script", __fuzz::server_script),
     ("split_differential", __fuzz::server_split_differential),
+    ("client_script", __fuzz::client_script),
+    (
+        "client_split_differential",
+        __fuzz::client_split_differential,
+    ),
 ];
 
 fn corpus_root() -> PathBuf {
@@ -85,4 +90,6 @@ replay_tests!(
     roundtrip,
     server_script,
     split_differential,
+    client_script,
+    client_split_differential,
 );

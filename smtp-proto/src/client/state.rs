@@ -519,8 +519,13 @@ impl Session {
     // ---- closing ----------------------------------------------------------------------
 
     /// Ends the session at once (the connection is not usable for a QUIT).
+    ///
+    /// Output queued before the failure still leaves (the `Closed` barrier waits for it),
+    /// exactly as it would have if the adapter had polled before the failing input arrived.
+    /// Discarding it made the bytes on the wire depend on how the input was split (found by
+    /// the `client_split_differential` fuzz target: a `210` greeting queues QUIT, then an
+    /// empty line fails; fed whole the QUIT was dropped, fed byte by byte it was sent).
     pub(super) fn close_now(&mut self, err: ClientError) {
-        self.discard_output();
         self.finish_close(CloseReason::Error(err));
     }
 

@@ -145,13 +145,21 @@ impl OAuthBearer {
         };
         let port = match port {
             None => None,
-            // "a decimal positive integer string without leading zeros"
-            Some(p) if p.first().is_some_and(|&d| d != b'0') && p.len() <= 5 => Some(
-                core::str::from_utf8(p)
-                    .ok()
-                    .and_then(|s| s.parse::<u16>().ok())
-                    .ok_or(SaslError::Malformed("OAUTHBEARER port is not a number"))?,
-            ),
+            // "a decimal positive integer string without leading zeros". Digits only:
+            // `str::parse` also takes a leading `+`, so `port=+0` decoded to port 0, which
+            // encodes as the refused `port=0` (found by the `sasl` fuzz target).
+            Some(p)
+                if p.first().is_some_and(|&d| d != b'0')
+                    && p.len() <= 5
+                    && p.iter().all(u8::is_ascii_digit) =>
+            {
+                Some(
+                    core::str::from_utf8(p)
+                        .ok()
+                        .and_then(|s| s.parse::<u16>().ok())
+                        .ok_or(SaslError::Malformed("OAUTHBEARER port is not a number"))?,
+                )
+            }
             Some(_) => return Err(SaslError::Malformed("OAUTHBEARER port is not a number")),
         };
         Ok(OAuthBearer {

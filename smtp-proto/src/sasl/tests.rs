@@ -719,3 +719,19 @@ proptest! {
         let _ = c.handle_server_final(&data);
     }
 }
+
+/// Regression (fuzz target `sasl`): `port=+0` decoded to port 0 because `str::parse` takes
+/// a sign; only digits without a leading zero are a port (RFC 7628 3.1).
+#[test]
+fn oauthbearer_port_must_be_digits() {
+    for port in ["+0", "+25", "-1", " 25", "0", "025", "65536"] {
+        let msg = format!("n,,\x01port={port}\x01auth=Bearer t\x01\x01");
+        assert_eq!(
+            OAuthBearer::decode(msg.as_bytes()),
+            Err(SaslError::Malformed("OAUTHBEARER port is not a number")),
+            "port={port}"
+        );
+    }
+    let m = OAuthBearer::decode(b"n,,\x01port=587\x01auth=Bearer t\x01\x01").expect("valid");
+    assert_eq!(m.port, Some(587));
+}

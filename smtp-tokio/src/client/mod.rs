@@ -60,7 +60,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use rustls::pki_types::ServerName;
 use smtp_proto::client::{
     BodyError, ClientError, CloseReason, DeferReason, Envelope, Event, Outcome, OutcomeClass,
-    Session, TransactionFailure,
+    Session, Stage, TransactionFailure,
 };
 use smtp_proto::{Capabilities, Reply};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -219,6 +219,9 @@ pub struct RecipientDelivery {
     /// Not attempted because of the server's LIMITS (RFC 9422) and not sent in a further
     /// transaction here (streamed bodies cannot be replayed; MAILMAX needs a new session).
     pub deferred: Option<DeferReason>,
+    /// The class when no reply decided (the transaction failed before any, e.g. the envelope
+    /// was refused for a missing extension: permanent; or the session ended: transient).
+    unanswered: OutcomeClass,
 }
 
 impl RecipientDelivery {
@@ -228,17 +231,18 @@ impl RecipientDelivery {
             rcpt: None,
             message: None,
             deferred: None,
+            unanswered: OutcomeClass::Transient,
         }
     }
 
-    /// Delivered (success), to retry (transient) or to bounce (permanent). A recipient with
-    /// no final answer (the transaction failed, or it was deferred) is transient unless a
-    /// reply said permanent.
+    /// Delivered (success), to retry (transient) or to bounce (permanent): the class of the
+    /// reply that decided (see [`RecipientDelivery::reply`]). Without one (deferred, session
+    /// ended) transient; an envelope refused before sending takes its refusal's class.
     pub fn class(&self) -> OutcomeClass {
         match (&self.rcpt, &self.message) {
             (Some(r), _) if !r.is_success() => r.class,
-            (Some(_), Some(m)) => m.class,
-            _ => OutcomeClass::Transient,
+            (_, Some(m)) => m.class,
+            _ => self.unanswered,
         }
     }
 
@@ -259,8 +263,8 @@ impl RecipientDelivery {
 pub struct Delivery {
     /// One entry per recipient of the envelope, in envelope order.
     pub recipients: Vec<RecipientDelivery>,
-    /// SMTP: the reply to the end of the message, when the body was sent. LMTP: `None` (see
-    /// each recipient's `message`).
+    /// SMTP: the reply to the end of the message (success or not), when the body was sent.
+    /// LMTP: `None` (see each recipient's `message`).
     pub message: Option<Outcome>,
     /// Why a transaction failed as a whole, when one did (the last such failure).
     pub failure: Option<TransactionFailure>,
@@ -384,9 +388,16 @@ impl Client {
                 .server_certificate
                 .rustls_config()
                 .map_err(|e| Error::Tls(io::Error::other(e)))?;
-            let name = tls::server_name(server_name)
-                .map_err(|e| Error::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
-            (Some(tls_config), Some(name))
+            let name = match tls::server_name(server_name) {
+                Ok(name) => Some(name),
+                // Implicit TLS cannot start without a name to check.
+                Err(e) if config.tls_mode == TlsMode::Implicit => {
+                    return Err(Error::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))
+                }
+                // STARTTLS may never be offered; should it be, the handshake reports this.
+                Err(_) => None,
+            };
+            (Some(tls_config), name)
         } else {
             (None, None)
         };
@@ -592,6 +603,30 @@ impl Client {
                     }
                 }
                 Event::TransactionFailed { txn: t, failure } if t == txn => {
+                    // A refused command of the transaction answers for every recipient it
+                    // covers: all (MAIL) or those accepted at RCPT (DATA, end of data).
+                    if let TransactionFailure::Rejected { stage, outcome } = &failure {
+                        for &i in indices {
+                            let Some(r) = delivery.recipients.get_mut(i) else {
+                                continue;
+                            };
+                            let covered = match stage {
+                                Stage::Mail => r.rcpt.is_none(),
+                                _ => r.rcpt.as_ref().is_some_and(Outcome::is_success),
+                            };
+                            if covered && r.message.is_none() {
+                                r.message = Some(outcome.clone());
+                            }
+                        }
+                        if matches!(stage, Stage::EndOfData | Stage::Bdat) {
+                            delivery.message = Some(outcome.clone());
+                        }
+                    }
+                    for &i in indices {
+                        if let Some(r) = delivery.recipients.get_mut(i) {
+                            r.unanswered = failure.class();
+                        }
+                    }
                     delivery.failure = Some(failure);
                     return Some(());
                 }
@@ -665,8 +700,10 @@ impl Client {
                         continue;
                     }
                     Event::BodyWanted { .. } => continue,
-                    Event::TransactionFailed { .. } => {
-                        // The rest of the body is not needed; the session still expects
+                    Event::TransactionFailed { txn, .. }
+                        if Some(txn) == self.session.body_txn() =>
+                    {
+                        // The rest of this body is not needed; the session still expects
                         // end_body (body calls apply to the oldest open body).
                         body.abandoned = true;
                     }
@@ -724,17 +761,14 @@ impl Client {
             && self.write_buf.len() < self.config.write_buffer_limit
         {
             let n = self.session.body_capacity().min(rest.len());
-            let chunk = rest.split_to(n);
-            match self.session.body(chunk) {
-                Ok(()) => fed = true,
-                Err(BodyError::Full(chunk)) => {
-                    // Give it back in front of the rest.
-                    let mut whole = BytesMut::with_capacity(chunk.len() + rest.len());
-                    whole.extend_from_slice(&chunk);
-                    whole.extend_from_slice(rest);
-                    *rest = whole.freeze();
-                    break;
+            // A slice of the caller's Bytes: no copy here; the session copies once, into the
+            // output, while dot-stuffing.
+            match self.session.body(rest.slice(..n)) {
+                Ok(()) => {
+                    rest.advance(n);
+                    fed = true;
                 }
+                Err(BodyError::Full(_)) => break,
                 Err(BodyError::Misuse(_)) => {
                     body.ended = true;
                     return Ok(true);
@@ -918,7 +952,10 @@ async fn handshake(
     timeout: Duration,
 ) -> Result<Stream, Error> {
     let (Some(config), Some(name)) = (config, name) else {
-        return Err(Error::Tls(io::Error::other("TLS is not configured")));
+        return Err(Error::Tls(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no valid TLS server name: set ClientConfig::tls_server_name",
+        )));
     };
     match tokio::time::timeout(timeout, stream.upgrade(config, name)).await {
         Ok(result) => result,
@@ -940,3 +977,75 @@ fn tls_info(stream: &Stream, name: Option<&ServerName<'static>>) -> smtp_proto::
 }
 
 use std::future::Future;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_of_splits_the_port_off() {
+        assert_eq!(host_of("mx.example.org:25"), "mx.example.org");
+        assert_eq!(host_of("127.0.0.1:2525"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:25"), "[::1]");
+        assert_eq!(host_of("mx.example.org"), "mx.example.org");
+    }
+
+    #[test]
+    fn server_names_for_hosts_and_address_literals() {
+        assert!(matches!(
+            tls::server_name("mx.example.org"),
+            Ok(ServerName::DnsName(_))
+        ));
+        assert!(matches!(
+            tls::server_name("127.0.0.1"),
+            Ok(ServerName::IpAddress(_))
+        ));
+        assert!(matches!(
+            tls::server_name("[::1]"),
+            Ok(ServerName::IpAddress(_))
+        ));
+        assert!(tls::server_name("not a name").is_err());
+    }
+
+    #[test]
+    fn every_trust_choice_builds_a_rustls_config() {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .expect("rcgen")
+            .cert
+            .der()
+            .clone();
+        for trust in [
+            ServerCertificate::WebPkiRoots,
+            ServerCertificate::Roots(Arc::new(rustls::RootCertStore::empty())),
+            ServerCertificate::Pinned(cert),
+            ServerCertificate::DangerousAcceptAnyCertificate,
+        ] {
+            assert!(trust.rustls_config().is_ok(), "{trust:?}");
+        }
+    }
+
+    fn outcome(code: u16) -> Outcome {
+        let code = smtp_proto::ReplyCode::new(code).expect("code");
+        Outcome::from_reply(Reply::new(code, None, "x"))
+    }
+
+    #[test]
+    fn a_recipient_is_decided_by_its_refusal_or_the_final_reply() {
+        let mut r = RecipientDelivery::new(0);
+        assert_eq!(r.class(), OutcomeClass::Transient, "no answer yet");
+        r.rcpt = Some(outcome(250));
+        r.message = Some(outcome(554));
+        assert_eq!(r.class(), OutcomeClass::Permanent);
+        assert_eq!(r.reply().map(|x| x.code().as_u16()), Some(554));
+        r.rcpt = Some(outcome(450));
+        assert_eq!(
+            r.class(),
+            OutcomeClass::Transient,
+            "the RCPT refusal decides"
+        );
+        assert_eq!(r.reply().map(|x| x.code().as_u16()), Some(450));
+        r.rcpt = Some(outcome(250));
+        r.message = Some(outcome(250));
+        assert_eq!(r.class(), OutcomeClass::Success);
+    }
+}

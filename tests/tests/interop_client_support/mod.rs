@@ -237,7 +237,11 @@ pub fn as_sink_dump(canonical: &[u8]) -> Vec<u8> {
     out
 }
 
-pub const AIOSMTPD_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/aiosmtpd_capture.py");
+/// Relative to either crate that includes this module (`tests/` or `smtp-tokio/`).
+pub const AIOSMTPD_SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/peers/aiosmtpd_capture.py"
+);
 
 /// Options for the aiosmtpd capture server.
 #[derive(Debug, Default, Clone)]
