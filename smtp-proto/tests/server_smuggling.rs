@@ -138,6 +138,12 @@ fn starttls_injection_is_discarded_and_never_executed() {
         d.session
             .tls_established(smtp_proto::server::TlsInfo::new())
             .expect("hand-off");
+        // However the input was split, every plaintext octet after STARTTLS was dropped.
+        assert_eq!(
+            d.session.discarded_plaintext(),
+            payload.len() - 18,
+            "cut {cut}"
+        );
         // Anything received before the handshake was plaintext: gone.
         d.feed(b"");
         d.settle();

@@ -105,8 +105,8 @@ pub struct Session {
     early_talker: bool,
     /// Commands pipelined after a group-ending command are being refused (RFC 2920 3.1).
     improper_pipelining: bool,
-    /// Plaintext dropped during a TLS hand-off after its `StartTls` event left.
-    discarded_plaintext: usize,
+    /// All plaintext dropped around STARTTLS, reported or not.
+    discarded_total: usize,
     /// `Closed` has been handed out.
     finished: bool,
     /// Reason to report when `Closed` is emitted.
@@ -145,7 +145,7 @@ impl Session {
             eof: false,
             early_talker: false,
             improper_pipelining: false,
-            discarded_plaintext: 0,
+            discarded_total: 0,
             finished: false,
             close_reason: None,
             config,
@@ -327,6 +327,13 @@ impl Session {
         self.input.len() + self.framer.held()
     }
 
+    /// Every plaintext octet discarded after a STARTTLS line and before the handshake
+    /// finished (CVE-2011-0411 class). `Event::StartTls` counts what had arrived when it was
+    /// emitted; this also counts what arrived later, before `tls_established`.
+    pub fn discarded_plaintext(&self) -> usize {
+        self.discarded_total
+    }
+
     /// The configuration the session runs with.
     pub fn config(&self) -> &ServerConfig {
         self.config.config()
@@ -492,6 +499,7 @@ impl Session {
         if n == 0 {
             return;
         }
+        self.discarded_total = self.discarded_total.saturating_add(n);
         for ev in self.events.iter_mut().rev() {
             if let Event::StartTls {
                 discarded_plaintext,
@@ -501,7 +509,6 @@ impl Session {
                 return;
             }
         }
-        self.discarded_plaintext += n;
     }
 
     fn new_decoder(&self) -> DataDecoder {
@@ -1144,6 +1151,7 @@ impl Session {
         // CVE-2011-0411: whatever followed the STARTTLS line is plaintext the client sent
         // before the handshake; it is dropped, never executed inside TLS.
         let dropped = self.input.clear() + self.framer.reset();
+        self.discarded_total = self.discarded_total.saturating_add(dropped);
         self.state = State::TlsHandoff;
         self.events.push_back(Event::StartTls {
             discarded_plaintext: dropped,
@@ -1231,7 +1239,12 @@ impl Session {
             Some(Some(l)) => l,
         };
         let Some(line) = self.strip_terminator(line) else {
-            self.state = State::Idle;
+            // `strip_terminator` refused the line, which may have reached `max_errors` and
+            // closed the session. Setting `Idle` over `Closed` revived it, and EOF then
+            // emitted a second `Closed` (found by the `server_script` fuzz target).
+            if !matches!(self.state, State::Closed) {
+                self.state = State::Idle;
+            }
             return true;
         };
         let verb = Bytes::from_static(b"AUTH");
