@@ -1243,7 +1243,12 @@ impl Session {
             Some(Some(l)) => l,
         };
         let Some(line) = self.strip_terminator(line) else {
-            self.state = State::Idle;
+            // `strip_terminator` refused the line, which may have reached `max_errors` and
+            // closed the session. Setting `Idle` over `Closed` revived it, and EOF then
+            // emitted a second `Closed` (found by the `server_script` fuzz target).
+            if !matches!(self.state, State::Closed) {
+                self.state = State::Idle;
+            }
             return true;
         };
         let verb = Bytes::from_static(b"AUTH");
