@@ -308,13 +308,17 @@ impl Session {
 
     // ----- (A) queries ------------------------------------------------------------------
 
-    /// Whether the adapter should read more input now. False while a decision holds at least
-    /// [`Limits::max_pending_input`] octets of input, during a TLS hand-off, and once closed.
+    /// Whether the adapter should read more input now. False while a decision (or a held
+    /// greeting) holds at least [`Limits::max_pending_input`] octets of input, during a TLS
+    /// hand-off, after EOF, and once closed.
     pub fn wants_read(&self) -> bool {
-        !self.finished
-            && !matches!(self.state, State::Closed | State::TlsHandoff)
-            && !self.eof
-            && self.buffered_bytes() < self.config.limits.max_pending_input
+        if self.finished || self.eof || matches!(self.state, State::Closed | State::TlsHandoff) {
+            return false;
+        }
+        // Without a decision (or a held greeting) polling consumes everything but a partial
+        // line, which only more input can complete.
+        let waiting = self.awaiting.is_some() || matches!(self.state, State::GreetingDelay);
+        !waiting || self.buffered_bytes() < self.config.limits.max_pending_input
     }
 
     /// `true` once `Event::Closed` has been handed out: drop the connection.
