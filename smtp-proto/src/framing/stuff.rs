@@ -47,6 +47,16 @@ pub(crate) enum Framing {
     BdatExact,
 }
 
+/// Whether [`BodyEncoder::encode`] may take its fast path (tests compare both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// Long slices between dot lines when every CR/LF is paired; the general loop otherwise.
+    Fast,
+    /// The general loop only (one `memchr2` per line).
+    #[cfg_attr(not(test), allow(dead_code))]
+    General,
+}
+
 /// Streaming body encoder. See the module documentation.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BodyEncoder {
@@ -71,6 +81,10 @@ impl BodyEncoder {
 
     /// Encodes one chunk of the body.
     pub(crate) fn encode<S: Sink>(&mut self, chunk: &[u8], out: &mut S) {
+        self.encode_with(chunk, out, Path::Fast);
+    }
+
+    fn encode_with<S: Sink>(&mut self, chunk: &[u8], out: &mut S, path: Path) {
         if chunk.is_empty() {
             return;
         }
@@ -89,6 +103,9 @@ impl BodyEncoder {
             if chunk[0] == b'\n' {
                 pos = 1;
             }
+        }
+        if path == Path::Fast {
+            pos += self.encode_paired(chunk.get(pos..).unwrap_or_default(), stuff, out);
         }
         while pos < chunk.len() {
             if stuff && self.at_line_start && chunk[pos] == b'.' {
@@ -122,6 +139,68 @@ impl BodyEncoder {
                 }
             }
         }
+    }
+
+    /// The fast path for the usual body, in which every CR and LF is part of a CRLF pair:
+    /// then the only change is the second dot on lines that start with `.`, so the body goes
+    /// out in long slices between those lines, checked by vectorised searches (the LFs, and
+    /// a count of the CRs per slice) instead of a `memchr2` call and two writes per line.
+    ///
+    /// Returns how many octets of `rest` it encoded (0 if it did not apply); the general
+    /// loop goes on from there with the state this leaves. Must not be called with a CR
+    /// pending (the caller completes it first).
+    fn encode_paired<S: Sink>(&mut self, rest: &[u8], stuff: bool, out: &mut S) -> usize {
+        // A CR at the very end may pair with the next chunk's LF: the general loop handles
+        // that (pending CR).
+        if rest.is_empty() || rest.last() == Some(&b'\r') {
+            return 0;
+        }
+        // A slice goes out once it is known to be paired: every LF in it follows a CR (checked
+        // per LF), so the map from each LF to its CR is one-to-one; with as many CRs as LFs in
+        // the slice it reaches every CR, so no CR is bare either. Nothing unchecked is written,
+        // so the general loop can take over at the last cut with the state as it was there.
+        let paired = |slice: &[u8], lfs: usize| memchr::memchr_iter(b'\r', slice).count() == lfs;
+        let mut lead_dot = stuff && self.at_line_start && rest.first() == Some(&b'.');
+        // `rest[..written]` is out; `lfs` counts the LFs in `rest[written..]` seen so far.
+        let mut written = 0;
+        let mut lfs = 0;
+        for lf in memchr::memchr_iter(b'\n', rest) {
+            let after_cr = lf
+                .checked_sub(1)
+                .and_then(|i| rest.get(i))
+                .is_some_and(|&b| b == b'\r');
+            if !after_cr {
+                return written;
+            }
+            lfs += 1;
+            if stuff && rest.get(lf + 1) == Some(&b'.') {
+                let slice = rest.get(written..=lf).unwrap_or_default();
+                if !paired(slice, lfs) {
+                    return written;
+                }
+                if lead_dot {
+                    out.put(b".");
+                }
+                out.put(slice);
+                // The next slice starts with the dot of a line: double it when it goes out.
+                lead_dot = true;
+                written = lf + 1;
+                lfs = 0;
+                // The output ends with a CRLF: if the general loop takes over here, it
+                // doubles the dot itself.
+                self.at_line_start = true;
+            }
+        }
+        let slice = rest.get(written..).unwrap_or_default();
+        if !paired(slice, lfs) {
+            return written;
+        }
+        if lead_dot {
+            out.put(b".");
+        }
+        out.put(slice);
+        self.at_line_start = rest.last() == Some(&b'\n');
+        rest.len()
     }
 
     /// Ends the body: completes a pending CR, adds a final CRLF to a body that lacks one
@@ -327,7 +406,52 @@ mod tests {
         proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
     }
 
+    /// What the general loop alone writes, chunk by chunk (the reference for the fast path).
+    fn encode_general(framing: Framing, chunks: &[&[u8]]) -> Vec<u8> {
+        let mut enc = BodyEncoder::new(framing);
+        let mut out = BytesMut::new();
+        for c in chunks {
+            enc.encode_with(c, &mut out, Path::General);
+        }
+        enc.finish(&mut out);
+        out.to_vec()
+    }
+
+    #[test]
+    fn fast_path_hands_over_at_a_bare_line_ending() {
+        // Equal CR and LF counts but unpaired, after a stuffed line; a dot at the chunk start;
+        // a CR at the chunk end (left to the general loop).
+        for body in [
+            &b"a\r\n.b\r\nc\n\rd\r\n.e\r\n"[..],
+            b".x\r\n..y\n\r.z",
+            b"\n\r",
+            b"p\r\n.q\r",
+            b".\r\n.\r\n",
+        ] {
+            for framing in [Framing::Data, Framing::BdatNormalized] {
+                assert_eq!(
+                    encode_all(framing, &[body]),
+                    encode_general(framing, &[body]),
+                    "{framing:?} {body:?}"
+                );
+            }
+        }
+        assert_eq!(
+            encode_all(Framing::Data, &[b"a\r\n.b\r\nc\n\rd\r\n.e\r\n"]),
+            b"a\r\n..b\r\nc\r\n\r\nd\r\n..e\r\n.\r\n"
+        );
+    }
+
     proptest! {
+        #[test]
+        fn fast_path_matches_general_loop(body in body_strategy(), cuts in proptest::collection::vec(any::<usize>(), 0..6)) {
+            let parts = chunks_of(&body, &cuts);
+            let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+            for framing in [Framing::Data, Framing::BdatNormalized, Framing::BdatExact] {
+                prop_assert_eq!(encode_all(framing, &refs), encode_general(framing, &refs));
+            }
+        }
+
         #[test]
         fn chunking_invariant(body in body_strategy(), cuts in proptest::collection::vec(any::<usize>(), 0..6)) {
             for framing in [Framing::Data, Framing::BdatNormalized, Framing::BdatExact] {
