@@ -21,7 +21,9 @@ pub enum PathSyntax {
     #[default]
     Strict,
     /// Also what Postfix tolerates: spaces after the colon (`MAIL FROM: <a@b>`), a path without
-    /// angle brackets (`MAIL FROM:a@b`), and `_` in domain labels of HELO/EHLO arguments.
+    /// angle brackets (`MAIL FROM:a@b`), `_` in domain labels of HELO/EHLO/LHLO arguments, and
+    /// a TAB or several spaces between the verb and its arguments and between ESMTP
+    /// parameters. (Trailing SP/TAB at the end of a line is accepted in both modes.)
     Lenient,
 }
 

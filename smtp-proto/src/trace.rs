@@ -16,7 +16,7 @@
 //!     peer_ip: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
 //!     by: "mx.example",
 //!     software: Some("smtp-proto"),
-//!     with: WithProtocol::new(Greeting::Ehlo, false, true, false),
+//!     with: WithProtocol::new(Greeting::Ehlo).authenticated(),
 //!     id: Some("A1B2"),
 //!     recipient: Some("<rcpt@example.org>"),
 //!     tls: None,
@@ -58,25 +58,44 @@ pub struct WithProtocol {
 }
 
 impl WithProtocol {
-    /// The protocol of a transaction: how the client greeted, whether the connection was
-    /// under TLS, whether the client authenticated, whether the message used SMTPUTF8.
-    pub const fn new(greeting: Greeting, tls: bool, authenticated: bool, smtputf8: bool) -> Self {
+    /// The plain protocol of a greeting: `SMTP`, `ESMTP` or `LMTP`. Add what the session
+    /// used with [`tls`](Self::tls), [`authenticated`](Self::authenticated) and
+    /// [`smtputf8`](Self::smtputf8).
+    pub const fn new(greeting: Greeting) -> Self {
         WithProtocol {
             greeting,
-            tls,
-            authenticated,
-            smtputf8,
+            tls: false,
+            authenticated: false,
+            smtputf8: false,
         }
+    }
+
+    /// The transaction ran under TLS (the `S` suffix of RFC 3848).
+    pub const fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
+    /// The client authenticated (the `A` suffix of RFC 3848).
+    pub const fn authenticated(mut self) -> Self {
+        self.authenticated = true;
+        self
+    }
+
+    /// The message used SMTPUTF8 (the `UTF8` prefix of RFC 6531 4.3).
+    pub const fn smtputf8(mut self) -> Self {
+        self.smtputf8 = true;
+        self
     }
 
     /// The registered name, e.g. `ESMTPSA`, `LMTPS`, `UTF8SMTPA`.
     ///
     /// ```
     /// use smtp_proto::trace::{Greeting, WithProtocol};
-    /// assert_eq!(WithProtocol::new(Greeting::Helo, false, false, false).name(), "SMTP");
-    /// assert_eq!(WithProtocol::new(Greeting::Ehlo, true, true, false).name(), "ESMTPSA");
-    /// assert_eq!(WithProtocol::new(Greeting::Lhlo, true, false, false).name(), "LMTPS");
-    /// assert_eq!(WithProtocol::new(Greeting::Ehlo, true, false, true).name(), "UTF8SMTPS");
+    /// assert_eq!(WithProtocol::new(Greeting::Helo).name(), "SMTP");
+    /// assert_eq!(WithProtocol::new(Greeting::Ehlo).tls().authenticated().name(), "ESMTPSA");
+    /// assert_eq!(WithProtocol::new(Greeting::Lhlo).tls().name(), "LMTPS");
+    /// assert_eq!(WithProtocol::new(Greeting::Ehlo).tls().smtputf8().name(), "UTF8SMTPS");
     /// ```
     pub const fn name(&self) -> &'static str {
         // HELO cannot negotiate extensions, so TLS/AUTH/UTF8 imply an extended greeting; the
@@ -340,7 +359,7 @@ mod tests {
             peer_ip: Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
             by: "mx.example",
             software: None,
-            with: WithProtocol::new(Greeting::Ehlo, true, true, false),
+            with: WithProtocol::new(Greeting::Ehlo).tls().authenticated(),
             id: Some("1700000000.42_7.mx.example"),
             recipient: None,
             tls: Some("version=TLSv1.3 cipher=TLS13_AES_128_GCM_SHA256"),
@@ -388,12 +407,61 @@ mod tests {
             peer_ip: None,
             id: None,
             tls: None,
-            with: WithProtocol::new(Greeting::Lhlo, false, false, false),
+            with: WithProtocol::new(Greeting::Lhlo),
             ..base()
         };
         assert_eq!(
             header(&h),
             "Received: by mx.example with LMTP; Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+        );
+    }
+
+    #[test]
+    fn every_registered_with_protocol() {
+        let mut names = alloc::vec::Vec::new();
+        for greeting in [Greeting::Ehlo, Greeting::Lhlo] {
+            for bits in 0..8u8 {
+                let mut with = WithProtocol::new(greeting);
+                if bits & 1 != 0 {
+                    with = with.tls();
+                }
+                if bits & 2 != 0 {
+                    with = with.authenticated();
+                }
+                if bits & 4 != 0 {
+                    with = with.smtputf8();
+                }
+                names.push(with.name());
+            }
+        }
+        assert_eq!(
+            names,
+            [
+                "ESMTP",
+                "ESMTPS",
+                "ESMTPA",
+                "ESMTPSA",
+                "UTF8SMTP",
+                "UTF8SMTPS",
+                "UTF8SMTPA",
+                "UTF8SMTPSA",
+                "LMTP",
+                "LMTPS",
+                "LMTPA",
+                "LMTPSA",
+                "UTF8LMTP",
+                "UTF8LMTPS",
+                "UTF8LMTPA",
+                "UTF8LMTPSA"
+            ]
+        );
+        // HELO negotiates nothing: plain SMTP whatever else is set.
+        assert_eq!(
+            WithProtocol::new(Greeting::Helo)
+                .tls()
+                .authenticated()
+                .name(),
+            "SMTP"
         );
     }
 

@@ -268,17 +268,22 @@ impl MaildirHandler {
             [only] => Some(only.as_str()),
             _ => None,
         };
+        let mut with = WithProtocol::new(greeting);
+        if self.tls.is_some() {
+            with = with.tls();
+        }
+        if self.user.is_some() {
+            with = with.authenticated();
+        }
+        if self.smtputf8 {
+            with = with.smtputf8();
+        }
         let header = ReceivedHeader {
             from_helo: self.helo.as_ref().map(|(_, host)| host.as_str()),
             peer_ip: Some(self.peer),
             by: &self.policy.hostname,
             software: Some("smtp-tokio"),
-            with: WithProtocol::new(
-                greeting,
-                self.tls.is_some(),
-                self.user.is_some(),
-                self.smtputf8,
-            ),
+            with,
             id: Some(id),
             recipient,
             tls: self.tls.as_deref(),

@@ -186,7 +186,7 @@ async fn example_over_starttls_with_auth_via_swaks() {
     // --max-size 100000: a larger body is refused with 552 and stored nowhere.
     let big = dir.join("big.eml");
     let line = "x".repeat(998);
-    let big_body: String = std::iter::repeat_n(format!("{line}\r\n"), 120).collect();
+    let big_body: String = (0..120).map(|_| format!("{line}\r\n")).collect();
     std::fs::write(&big, format!("Subject: big\r\n\r\n{big_body}")).expect("write");
     let big_data = format!("@{}", big.display());
     let too_big = std::process::Command::new(&swaks)

@@ -196,3 +196,24 @@ fn bare_cr_inside_a_reply_line_is_a_syntax_error() {
     let (r, _) = parse_all(b"250 ok\r\n");
     assert_eq!(&r.first_line()[..], b"ok");
 }
+
+/// Regression (fuzz target `reply`): a line of exactly `max_line` octets with its CRLF was
+/// refused when the buffer ended between its CR and LF, and accepted once the LF arrived.
+#[test]
+fn line_of_exactly_max_line_is_incomplete_before_its_lf() {
+    let limits = ReplyLimits {
+        max_line: 10,
+        max_lines: 4,
+    };
+    let full = Bytes::from_static(b"250 abcdef\r\n");
+    assert!(Reply::parse_with(&full, limits).is_err(), "12 octets > 10");
+    let full = Bytes::from_static(b"250 abcd\r\n");
+    assert!(matches!(
+        Reply::parse_with(&full, limits),
+        Ok(Status::Complete((_, 10)))
+    ));
+    assert_eq!(
+        Reply::parse_with(&full.slice(..9), limits),
+        Ok(Status::Incomplete)
+    );
+}

@@ -188,19 +188,20 @@ impl ServerBuilder {
                 listeners.push((listen(*addr, self.backlog)?, kind));
             }
         }
-        let refusal = {
+        let refusing = |reply| {
             let mut c = self.config.clone();
-            c.greeting = smtp_proto::server::Greeting::Reject(
-                smtp_proto::reply::standard::TOO_MANY_CONNECTIONS,
-            );
+            c.greeting = smtp_proto::server::Greeting::Reject(reply);
             PreparedConfig::new(c)
         };
+        let refusal = refusing(smtp_proto::reply::standard::TOO_MANY_CONNECTIONS);
+        let closing = refusing(smtp_proto::reply::standard::SHUTTING_DOWN);
         let (shutdown, _) = watch::channel(false);
         Ok(Server {
             listeners,
             shared: Arc::new(Shared {
                 config: PreparedConfig::new(self.config),
                 refusal,
+                closing,
                 settings: Settings {
                     read_chunk: self.read_chunk,
                     write_timeout: self.write_timeout,
@@ -222,6 +223,8 @@ struct Shared {
     config: PreparedConfig,
     /// The configuration of sessions that only refuse service (connection limit).
     refusal: PreparedConfig,
+    /// The same for connections accepted while the server shuts down.
+    closing: PreparedConfig,
     settings: Settings,
     max_connections: usize,
     next_session: AtomicU64,
@@ -334,8 +337,8 @@ impl Server {
                     while connections.try_join_next().is_some() {}
                     if connections.len() >= self.shared.max_connections {
                         if refusals.len() < max_refusals && kind == ListenerKind::Plain {
-                            let shared = Arc::clone(&self.shared);
-                            refusals.spawn(refuse(stream, shared).instrument(span));
+                            let config = self.shared.refusal.clone();
+                            refusals.spawn(refuse(stream, config).instrument(span));
                         }
                         // Implicit-TLS peers would need a handshake before the 421: not
                         // worth it while over the limit; they see the connection close.
@@ -352,6 +355,16 @@ impl Server {
             }
         }
         acceptors.abort_all();
+        // Wait for the accept tasks to be gone, so the listening sockets are closed before
+        // the drain starts: a client connecting now is refused by the kernel, not left hanging.
+        while acceptors.join_next().await.is_some() {}
+        // Connections accepted but not yet served are told the server is going away.
+        while let Ok((stream, peer, kind)) = accepted_rx.try_recv() {
+            if kind == ListenerKind::Plain {
+                let span = tracing::info_span!("smtp", %peer);
+                refusals.spawn(refuse(stream, self.shared.closing.clone()).instrument(span));
+            }
+        }
         drop(accepted_rx);
         tracing::info!(connections = connections.len(), "shutting down");
         phase_tx.send_replace(Phase::Draining);
@@ -395,12 +408,13 @@ async fn accept_loop(
     }
 }
 
-/// A connection over the limit gets the greeting of a session configured to refuse service
-/// (`421 4.3.2`, RFC 5321 3.1 allows closing after it), then the connection is closed.
-async fn refuse(stream: TcpStream, shared: Arc<Shared>) {
+/// A connection that cannot be served (over the limit, or during shutdown) gets the greeting
+/// of a session configured to refuse service (`421 4.3.2`; RFC 5321 3.1 allows closing after
+/// it), then the connection is closed.
+async fn refuse(stream: TcpStream, config: PreparedConfig) {
     use tokio::io::AsyncWriteExt;
     let clock = Clock::start();
-    let mut session = Session::new(shared.refusal.clone(), clock.now());
+    let mut session = Session::new(config, clock.now());
     let mut greeting = bytes::BytesMut::new();
     session.poll_transmit(clock.now(), &mut greeting);
     let mut stream = stream;
