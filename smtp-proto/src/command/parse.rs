@@ -221,7 +221,13 @@ fn find_forbidden(text: &[u8]) -> Option<usize> {
 }
 
 /// The error for a line holding a forbidden octet, if it does.
+#[inline(always)]
 fn forbidden_error(text: &[u8]) -> Option<ParseError> {
+    // Branch-free pre-check that vectorizes: the smallest octet of a valid line is SP, or TAB
+    // with lenient separators; only a line with an octet at or below CR needs the exact scan.
+    if text.iter().fold(u8::MAX, |m, &b| m.min(b)) > b'\r' {
+        return None;
+    }
     find_forbidden(text).map(|p| {
         if text[p] == 0 {
             ParseError::Syntax
