@@ -371,11 +371,15 @@ fn parse_mail(line: &Bytes, args: &[u8], syntax: PathSyntax) -> Result<Command, 
         PathSpan::Mailbox(m) => ReversePath::Mailbox(m.to_mailbox(line)),
         PathSpan::Postmaster => return Err(ParseError::BadMailbox(PathRole::Sender)),
     };
-    let mut params = MailParams::default();
-    if !rest.is_empty() {
+    // Built in its final place and filled there: moving a finished `MailParams` costs a copy.
+    let mut cmd = Command::Mail {
+        from,
+        params: MailParams::default(),
+    };
+    if let (false, Command::Mail { params, .. }) = (rest.is_empty(), &mut cmd) {
         params.parse_into(line, rest, syntax)?;
     }
-    Ok(Command::Mail { from, params })
+    Ok(cmd)
 }
 
 /// `"RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path )
@@ -389,11 +393,14 @@ fn parse_rcpt(line: &Bytes, args: &[u8], syntax: PathSyntax) -> Result<Command, 
         PathSpan::Mailbox(m) => ForwardPath::Mailbox(m.to_mailbox(line)),
         PathSpan::Null => return Err(ParseError::BadMailbox(PathRole::Recipient)),
     };
-    let mut params = RcptParams::default();
-    if !rest.is_empty() {
+    let mut cmd = Command::Rcpt {
+        to,
+        params: RcptParams::default(),
+    };
+    if let (false, Command::Rcpt { params, .. }) = (rest.is_empty(), &mut cmd) {
         params.parse_into(line, rest, syntax)?;
     }
-    Ok(Command::Rcpt { to, params })
+    Ok(cmd)
 }
 
 /// `"BDAT" SP chunk-size [SP end-marker]`, `chunk-size = 1*DIGIT` (RFC 3030 2).
