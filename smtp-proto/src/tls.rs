@@ -1,8 +1,7 @@
 //! What the core learns about a TLS connection from the adapter that ran the handshake.
 //!
 //! The core has no TLS library; adapters fill this from rustls (or anything else) and pass it
-//! to `tls_established`, so that it can be logged and used for policy. The fields match
-//! `server::TlsInfo`, so that both sessions can share this one type.
+//! to `tls_established` of either session, so that it can be logged and used for policy.
 
 use bytes::Bytes;
 

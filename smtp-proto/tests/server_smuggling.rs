@@ -138,6 +138,12 @@ fn starttls_injection_is_discarded_and_never_executed() {
         d.session
             .tls_established(smtp_proto::server::TlsInfo::new())
             .expect("hand-off");
+        // However the input was split, every plaintext octet after STARTTLS was dropped.
+        assert_eq!(
+            d.session.discarded_plaintext(),
+            payload.len() - 18,
+            "cut {cut}"
+        );
         // Anything received before the handshake was plaintext: gone.
         d.feed(b"");
         d.settle();
@@ -171,4 +177,67 @@ fn starttls_injection_is_discarded_and_never_executed() {
             assert_eq!(discarded, payload.len() - 18, "cut {cut}");
         }
     }
+}
+
+#[test]
+fn pending_decision_bounds_pipelined_input() {
+    let mut c = ServerConfig::new("mx.example.org");
+    c.limits.max_pending_input = 1000;
+    c.limits.max_buffered_input = 5000;
+    let mut d = Driver::new(c);
+    d.feed(b"EHLO c\r\n");
+    // MAIL raises a decision; the rest waits, and reading stops at the bound.
+    d.session
+        .receive(d.now, bytes::Bytes::from_static(b"MAIL FROM:<a@b>\r\n"));
+    d.pump();
+    assert!(d.session.pending().is_some());
+    let noop = b"NOOP\r\n".repeat(200);
+    d.session
+        .receive(d.now, bytes::Bytes::copy_from_slice(&noop));
+    d.pump();
+    assert!(!d.session.wants_read(), "at the bound");
+    assert_eq!(d.session.buffered_bytes(), 1200);
+    // Past the hard cap: 421 4.7.0 and close, never unbounded growth.
+    for _ in 0..4 {
+        d.session
+            .receive(d.now, bytes::Bytes::copy_from_slice(&noop));
+    }
+    d.pump();
+    let out = d.take_out();
+    assert!(
+        out.ends_with("421 4.7.0 Too much pipelined input, closing connection\r\n"),
+        "{out}"
+    );
+    assert!(d.session.is_closed());
+    assert_eq!(d.session.buffered_bytes(), 0);
+}
+
+#[test]
+fn megabyte_line_is_refused_identically_however_split() {
+    // (The EHLO goes first on its own: a pending decision in front of more than
+    // `max_buffered_input` octets delivered in one call would trip the hard cap instead.)
+    let mut input = b"NOOP ".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 1 << 20));
+    input.extend_from_slice(b"\r\nQUIT\r\n");
+    let run = |cuts: &[usize]| {
+        let mut d = Driver::new(ServerConfig::new("mx.example.org"));
+        d.feed(b"EHLO c\r\n");
+        let mut pos = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+            d.feed(&input[pos..cut]);
+            pos = cut;
+        }
+        d
+    };
+    let whole = run(&[]);
+    let cuts: Vec<usize> = (1..1000).map(|i| i * 1049).collect();
+    let split = run(&cuts);
+    assert_eq!(whole.out, split.out);
+    assert!(String::from_utf8_lossy(&whole.out)
+        .contains("500 5.5.6 Line too long\r\n221 2.0.0 Bye\r\n"));
+    assert!(
+        split.max_buffered <= 12288,
+        "held {} octets",
+        split.max_buffered
+    );
 }

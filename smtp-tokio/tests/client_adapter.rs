@@ -37,6 +37,8 @@ fn cert() -> (CertificateDer<'static>, Arc<rustls::ServerConfig>) {
     (der, Arc::new(config))
 }
 
+const EHLO_PIPELINING: &[u8] = b"250-fake.test\r\n250 PIPELINING\r\n";
+
 /// What the scripted server does after `STARTTLS`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum AfterStartTls {
@@ -47,7 +49,7 @@ enum AfterStartTls {
 
 /// Serves one SMTP dialogue on `io`; returns the message bodies received (dot-terminated,
 /// still stuffed) and whether it ended with QUIT. `tls` upgrades on STARTTLS.
-async fn serve<S>(io: S, offer_starttls: bool) -> (Vec<Vec<u8>>, bool)
+async fn serve<S>(io: S, ehlo_reply: &'static [u8]) -> (Vec<Vec<u8>>, bool)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -68,8 +70,7 @@ where
             .map(|v| v.to_ascii_uppercase())
             .unwrap_or_default();
         let reply: &[u8] = match &verb[..] {
-            b"EHLO" if offer_starttls => b"250-fake.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
-            b"EHLO" => b"250-fake.test\r\n250 PIPELINING\r\n",
+            b"EHLO" => ehlo_reply,
             b"MAIL" | b"RCPT" | b"RSET" | b"NOOP" => b"250 2.0.0 ok\r\n",
             b"DATA" => {
                 io.get_mut().write_all(b"354 go\r\n").await.expect("354");
@@ -106,7 +107,7 @@ async fn implicit_tls_delivers_over_tls_from_the_first_byte() {
             .accept(tcp)
             .await
             .expect("handshake");
-        serve(tls, false).await
+        serve(tls, EHLO_PIPELINING).await
     });
     let session = SessionConfig {
         tls: TlsPolicy::None,
@@ -191,7 +192,7 @@ async fn serve_starttls(
 async fn serve_after_tls<S: AsyncRead + AsyncWrite + Unpin>(io: S) -> (Vec<Vec<u8>>, bool) {
     // `serve` greets first; after STARTTLS there is no greeting, so strip it by serving on a
     // wrapper that swallows the first write.
-    serve(SkipFirstWrite { io, skipped: false }, false).await
+    serve(SkipFirstWrite { io, skipped: false }, EHLO_PIPELINING).await
 }
 
 /// Swallows the first write (the scripted greeting, which must not be sent after STARTTLS).
@@ -357,4 +358,172 @@ async fn a_server_that_closes_mid_session_is_an_error_not_a_hang() {
         "{result:?}"
     );
     server.await.expect("server");
+}
+
+#[tokio::test]
+async fn recipients_over_the_servers_rcptmax_go_in_further_transactions() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        // RFC 9422: at most two recipients per transaction.
+        serve(
+            tcp,
+            b"250-fake.test\r\n250-PIPELINING\r\n250 LIMITS RCPTMAX=2\r\n",
+        )
+        .await
+    });
+    let session = SessionConfig {
+        tls: TlsPolicy::None,
+        ..SessionConfig::default()
+    };
+    let mut client = Client::connect(&addr.to_string(), &ClientConfig::new(Arc::new(session)))
+        .await
+        .expect("connect");
+    let opts = ParseOptions::default();
+    let mut envelope = envelope();
+    for to in ["<c@example.net>", "<d@example.net>", "<e@example.net>"] {
+        envelope = envelope.to(ForwardPath::parse(&Bytes::from(to), &opts).expect("path"));
+    }
+    let d = client
+        .send(
+            envelope,
+            Bytes::from_static(b"one body, two transactions\r\n"),
+        )
+        .await
+        .expect("send");
+    // Four recipients, RCPTMAX=2: two transactions with the same body, every recipient
+    // answered and delivered, none left deferred.
+    assert_eq!(d.recipients.len(), 4);
+    assert!(d.all_delivered(), "{d:?}");
+    assert!(d.recipients.iter().all(|r| r.deferred.is_none()));
+    client.quit().await.expect("quit");
+    let (bodies, quit) = server.await.expect("server");
+    assert!(quit);
+    assert_eq!(
+        bodies,
+        vec![b"one body, two transactions\r\n.\r\n".to_vec(); 2]
+    );
+}
+
+#[tokio::test]
+async fn a_refused_data_ends_a_streamed_send_without_waiting_for_the_body() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut io = BufReader::new(tcp);
+        io.get_mut()
+            .write_all(b"220 fake.test ESMTP\r\n")
+            .await
+            .expect("greet");
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if io.read_until(b'\n', &mut line).await.expect("read") == 0 {
+                return false;
+            }
+            let reply: &[u8] = match line.get(..4).map(|v| v.to_ascii_uppercase()).as_deref() {
+                Some(b"EHLO") => b"250 fake.test\r\n",
+                Some(b"MAIL") | Some(b"RCPT") | Some(b"RSET") => b"250 2.0.0 ok\r\n",
+                Some(b"DATA") => b"554 5.7.1 no mail from you today\r\n",
+                Some(b"QUIT") => {
+                    io.get_mut().write_all(b"221 bye\r\n").await.expect("221");
+                    return true;
+                }
+                _ => b"502 5.5.2 no\r\n",
+            };
+            io.get_mut().write_all(reply).await.expect("reply");
+        }
+    });
+    let session = SessionConfig {
+        tls: TlsPolicy::None,
+        ..SessionConfig::default()
+    };
+    let mut client = Client::connect(&addr.to_string(), &ClientConfig::new(Arc::new(session)))
+        .await
+        .expect("connect");
+    // A body source that never yields a byte and never ends: only the 554 can end the send.
+    let (_writer, mut never) = tokio::io::duplex(64);
+    let d = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.send_reader(envelope(), &mut never),
+    )
+    .await
+    .expect("the refusal ends the send")
+    .expect("a refusal is a result");
+    assert_eq!(
+        d.recipients[0].class(),
+        smtp_proto::client::OutcomeClass::Permanent
+    );
+    assert_eq!(
+        d.recipients[0].reply().map(|r| r.code().as_u16()),
+        Some(554)
+    );
+    // The session goes on after the refusal: QUIT is sent and answered.
+    client.quit().await.expect("quit");
+    assert!(server.await.expect("server"));
+}
+
+/// Reads whatever one `read` call returns (at most 64 KiB).
+async fn one_read(io: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = io.read(&mut buf).await.expect("read");
+    buf.truncate(n);
+    buf
+}
+
+#[tokio::test]
+async fn a_pipelined_batch_and_a_body_with_its_dot_each_leave_in_one_write() {
+    // A client that splits a batch (say the body, then "\r\n.\r\n" on its own) leaves a small
+    // tail that Nagle holds until the peer's delayed ACK: ~40 ms per message. Here the
+    // server reads once after each reply; a batch that left in one write arrives in one read
+    // on loopback (a split batch could still be merged by the kernel, so this test can only
+    // catch splits, never flag a correct client).
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (mut io, _) = listener.accept().await.expect("accept");
+        io.write_all(b"220 fake.test ESMTP\r\n")
+            .await
+            .expect("greet");
+        let ehlo = one_read(&mut io).await;
+        assert!(ehlo.starts_with(b"EHLO "), "{ehlo:?}");
+        io.write_all(b"250-fake.test\r\n250 PIPELINING\r\n")
+            .await
+            .expect("ehlo");
+        let batch = one_read(&mut io).await;
+        io.write_all(b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n354 go\r\n")
+            .await
+            .expect("replies");
+        let body = one_read(&mut io).await;
+        io.write_all(b"250 2.0.0 queued\r\n").await.expect("final");
+        let quit = one_read(&mut io).await;
+        io.write_all(b"221 bye\r\n").await.expect("221");
+        (batch, body, quit)
+    });
+    let session = SessionConfig {
+        tls: TlsPolicy::None,
+        ..SessionConfig::default()
+    };
+    let mut client = Client::connect(&addr.to_string(), &ClientConfig::new(Arc::new(session)))
+        .await
+        .expect("connect");
+    let opts = ParseOptions::default();
+    let envelope =
+        envelope()
+            .to(ForwardPath::parse(&Bytes::from_static(b"<c@example.net>"), &opts).expect("path"));
+    let d = client
+        .send(envelope, Bytes::from_static(b"Subject: x\r\n\r\nbody\r\n"))
+        .await
+        .expect("send");
+    assert!(d.all_delivered(), "{d:?}");
+    client.quit().await.expect("quit");
+    let (batch, body, quit) = server.await.expect("server");
+    let batch = String::from_utf8(batch).expect("ascii");
+    assert!(batch.starts_with("MAIL FROM:<a@example.org>"), "{batch}");
+    assert_eq!(batch.matches("RCPT TO:").count(), 2, "{batch}");
+    assert!(batch.ends_with("DATA\r\n"), "{batch}");
+    assert_eq!(body, b"Subject: x\r\n\r\nbody\r\n.\r\n");
+    assert_eq!(quit, b"QUIT\r\n");
 }

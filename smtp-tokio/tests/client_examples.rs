@@ -324,3 +324,57 @@ async fn relay_with_its_upstream_down_asks_the_sender_to_retry() {
     .expect("bounded");
     drop(relay);
 }
+
+#[tokio::test]
+async fn relay_forwards_over_starttls_with_auth_to_a_pinned_upstream() {
+    let certs = TempDir::new("relay-certs");
+    let (_, cert, key) = self_signed_cert(certs.path());
+    let options = AiosmtpdOptions {
+        auth: Some(("relay".into(), "pw".into())),
+        tls_cert_and_key: Some((cert.clone(), key)),
+        require_starttls: true,
+        ..AiosmtpdOptions::default()
+    };
+    let Some(peer) = aiosmtpd(&options) else {
+        return;
+    };
+    let cert = cert.to_str().expect("utf-8 path").to_owned();
+    let relay = start_relay(
+        &peer.addr.to_string(),
+        &[
+            "--upstream-starttls",
+            "--upstream-pin-cert",
+            &cert,
+            "--upstream-auth",
+            "relay:pw",
+        ],
+    )
+    .await;
+    let body = Bytes::from_static(b"Subject: via TLS\r\n\r\n.secret\r\n");
+    tokio::time::timeout(BOUND, async {
+        let mut client = Client::connect(&relay.addr, &plain(Protocol::Smtp))
+            .await
+            .expect("connect to the relay");
+        let d = client
+            .send(
+                envelope("<a@example.org>", &["<b@example.net>"]),
+                body.clone(),
+            )
+            .await
+            .expect("send");
+        assert!(d.all_delivered(), "{d:?}");
+        client.quit().await.expect("quit");
+    })
+    .await
+    .expect("bounded");
+    let got = captured(&peer);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].meta.contains(r#""tls": true"#), "{}", got[0].meta);
+    assert!(
+        got[0].meta.contains(r#""auth": "relay""#),
+        "{}",
+        got[0].meta
+    );
+    assert!(got[0].content == canonical(&body));
+    drop(relay);
+}

@@ -59,3 +59,44 @@ fn malformed_reply_after_a_queued_quit_is_split_invariant() {
         )))
     );
 }
+
+/// `server_script`: a bare-LF line inside an AUTH exchange that reaches `max_errors` closed
+/// the session, then the AUTH code set it back to idle, and EOF emitted a second `Closed`.
+#[test]
+fn error_limit_inside_auth_closes_once() {
+    use smtp_proto::server::{
+        self, AuthTlsPolicy, CloseReason as ServerClose, PreparedConfig, ServerConfig,
+    };
+    let mut config = ServerConfig::new("mx.example.org");
+    config.extensions.auth = vec![smtp_proto::Mechanism::Login];
+    config.policy.auth_tls = AuthTlsPolicy::AllowPlaintext;
+    config.limits.max_errors = 2;
+    let mut session = server::Session::new(PreparedConfig::new(config), Instant::ZERO);
+    let mut closed = Vec::new();
+    let mut drain = |s: &mut server::Session| {
+        let mut out = BytesMut::new();
+        s.poll_transmit(Instant::ZERO, &mut out);
+        while let Some(event) = s.poll_event() {
+            match event {
+                server::Event::Helo(_) => s.accept().expect("pending"),
+                server::Event::Closed { reason } => closed.push(reason),
+                _ => {}
+            }
+        }
+    };
+    drain(&mut session);
+    session.receive(
+        Instant::ZERO,
+        Bytes::from_static(b"EHLO c.example\r\nXYZZY\r\n"),
+    );
+    drain(&mut session);
+    session.receive(
+        Instant::ZERO,
+        Bytes::from_static(b"AUTH LOGIN\r\ndXNlcg==\n"),
+    );
+    drain(&mut session);
+    session.receive_eof(Instant::ZERO);
+    drain(&mut session);
+    assert_eq!(closed, [ServerClose::TooManyErrors]);
+    assert!(session.is_closed());
+}

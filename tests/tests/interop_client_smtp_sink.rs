@@ -162,7 +162,7 @@ async fn refused_mail_is_a_transient_failure_not_an_error() {
 #[tokio::test]
 #[ignore = "measurement: run by hand"]
 async fn throughput_1kib_messages_one_connection() {
-    const MESSAGES: usize = 2000;
+    const MESSAGES: usize = 10_000;
     // No -d: a dump costs a file per message, which would measure the disk.
     let Some(sink) = smtp_sink_no_dump(1) else {
         return;

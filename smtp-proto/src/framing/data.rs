@@ -145,6 +145,7 @@ impl DataDecoder {
         let len = seg.len();
         let mut pos = 0;
         let mut run_start = 0;
+        let mut slow_until = 0;
         while pos < len {
             // Fast path: skip whole blocks in which every CR/LF is a CRLF pair and no line
             // starts with a dot; nothing in them changes the output or the carry beyond
@@ -155,7 +156,7 @@ impl DataDecoder {
                 Carry::Mid => Some(0),
                 _ => None,
             };
-            if let Some(first_prev) = prev {
+            if let (Some(first_prev), true) = (prev, pos >= slow_until) {
                 let start = pos;
                 while pos + BLOCK <= len {
                     // The octets before the block: the segment itself, shifted by one, except
@@ -169,6 +170,9 @@ impl DataDecoder {
                         clean_block(&seg[pos - 1..pos - 1 + BLOCK], &seg[pos..pos + BLOCK])
                     };
                     if !clean {
+                        // Walk this block octet by octet; retrying the fast path at every
+                        // line of it would check the same dirty octets again and again.
+                        slow_until = pos + BLOCK;
                         break;
                     }
                     pos += BLOCK;

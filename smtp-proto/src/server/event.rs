@@ -235,24 +235,6 @@ pub enum CloseReason {
     Shutdown,
 }
 
-/// Facts about the TLS connection, given by the adapter after the handshake. The core does
-/// not look inside; it only records that TLS is active.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct TlsInfo {
-    /// Protocol version, e.g. `TLSv1.3`.
-    pub version: Option<Bytes>,
-    /// Cipher suite name.
-    pub cipher: Option<Bytes>,
-    /// Server name the client asked for (SNI).
-    pub sni: Option<Bytes>,
-    /// Negotiated ALPN protocol.
-    pub alpn: Option<Bytes>,
-}
-
-impl TlsInfo {
-    /// Empty information (the adapter knows nothing worth recording).
-    pub fn new() -> Self {
-        TlsInfo::default()
-    }
-}
+/// Facts about the TLS connection, given by the adapter after the handshake: the one type
+/// both sessions share.
+pub use crate::tls::TlsInfo;

@@ -105,8 +105,8 @@ pub struct Session {
     early_talker: bool,
     /// Commands pipelined after a group-ending command are being refused (RFC 2920 3.1).
     improper_pipelining: bool,
-    /// Plaintext dropped during a TLS hand-off after its `StartTls` event left.
-    discarded_plaintext: usize,
+    /// All plaintext dropped around STARTTLS, reported or not.
+    discarded_total: usize,
     /// `Closed` has been handed out.
     finished: bool,
     /// Reason to report when `Closed` is emitted.
@@ -145,7 +145,7 @@ impl Session {
             eof: false,
             early_talker: false,
             improper_pipelining: false,
-            discarded_plaintext: 0,
+            discarded_total: 0,
             finished: false,
             close_reason: None,
             config,
@@ -308,13 +308,17 @@ impl Session {
 
     // ----- (A) queries ------------------------------------------------------------------
 
-    /// Whether the adapter should read more input now. False while a decision holds at least
-    /// [`Limits::max_pending_input`] octets of input, during a TLS hand-off, and once closed.
+    /// Whether the adapter should read more input now. False while a decision (or a held
+    /// greeting) holds at least [`Limits::max_pending_input`] octets of input, during a TLS
+    /// hand-off, after EOF, and once closed.
     pub fn wants_read(&self) -> bool {
-        !self.finished
-            && !matches!(self.state, State::Closed | State::TlsHandoff)
-            && !self.eof
-            && self.buffered_bytes() < self.config.limits.max_pending_input
+        if self.finished || self.eof || matches!(self.state, State::Closed | State::TlsHandoff) {
+            return false;
+        }
+        // Without a decision (or a held greeting) polling consumes everything but a partial
+        // line, which only more input can complete.
+        let waiting = self.awaiting.is_some() || matches!(self.state, State::GreetingDelay);
+        !waiting || self.buffered_bytes() < self.config.limits.max_pending_input
     }
 
     /// `true` once `Event::Closed` has been handed out: drop the connection.
@@ -325,6 +329,13 @@ impl Session {
     /// Received octets held by the session (queued input and a partial command line).
     pub fn buffered_bytes(&self) -> usize {
         self.input.len() + self.framer.held()
+    }
+
+    /// Every plaintext octet discarded after a STARTTLS line and before the handshake
+    /// finished (CVE-2011-0411 class). `Event::StartTls` counts what had arrived when it was
+    /// emitted; this also counts what arrived later, before `tls_established`.
+    pub fn discarded_plaintext(&self) -> usize {
+        self.discarded_total
     }
 
     /// The configuration the session runs with.
@@ -492,6 +503,7 @@ impl Session {
         if n == 0 {
             return;
         }
+        self.discarded_total = self.discarded_total.saturating_add(n);
         for ev in self.events.iter_mut().rev() {
             if let Event::StartTls {
                 discarded_plaintext,
@@ -501,7 +513,6 @@ impl Session {
                 return;
             }
         }
-        self.discarded_plaintext += n;
     }
 
     fn new_decoder(&self) -> DataDecoder {
@@ -1144,6 +1155,7 @@ impl Session {
         // CVE-2011-0411: whatever followed the STARTTLS line is plaintext the client sent
         // before the handshake; it is dropped, never executed inside TLS.
         let dropped = self.input.clear() + self.framer.reset();
+        self.discarded_total = self.discarded_total.saturating_add(dropped);
         self.state = State::TlsHandoff;
         self.events.push_back(Event::StartTls {
             discarded_plaintext: dropped,
@@ -1231,7 +1243,12 @@ impl Session {
             Some(Some(l)) => l,
         };
         let Some(line) = self.strip_terminator(line) else {
-            self.state = State::Idle;
+            // `strip_terminator` refused the line, which may have reached `max_errors` and
+            // closed the session. Setting `Idle` over `Closed` revived it, and EOF then
+            // emitted a second `Closed` (found by the `server_script` fuzz target).
+            if !matches!(self.state, State::Closed) {
+                self.state = State::Idle;
+            }
             return true;
         };
         let verb = Bytes::from_static(b"AUTH");

@@ -388,9 +388,16 @@ impl Client {
                 .server_certificate
                 .rustls_config()
                 .map_err(|e| Error::Tls(io::Error::other(e)))?;
-            let name = tls::server_name(server_name)
-                .map_err(|e| Error::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
-            (Some(tls_config), Some(name))
+            let name = match tls::server_name(server_name) {
+                Ok(name) => Some(name),
+                // Implicit TLS cannot start without a name to check.
+                Err(e) if config.tls_mode == TlsMode::Implicit => {
+                    return Err(Error::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))
+                }
+                // STARTTLS may never be offered; should it be, the handshake reports this.
+                Err(_) => None,
+            };
+            (Some(tls_config), name)
         } else {
             (None, None)
         };
@@ -693,8 +700,10 @@ impl Client {
                         continue;
                     }
                     Event::BodyWanted { .. } => continue,
-                    Event::TransactionFailed { .. } => {
-                        // The rest of the body is not needed; the session still expects
+                    Event::TransactionFailed { txn, .. }
+                        if Some(txn) == self.session.body_txn() =>
+                    {
+                        // The rest of this body is not needed; the session still expects
                         // end_body (body calls apply to the oldest open body).
                         body.abandoned = true;
                     }
@@ -752,17 +761,14 @@ impl Client {
             && self.write_buf.len() < self.config.write_buffer_limit
         {
             let n = self.session.body_capacity().min(rest.len());
-            let chunk = rest.split_to(n);
-            match self.session.body(chunk) {
-                Ok(()) => fed = true,
-                Err(BodyError::Full(chunk)) => {
-                    // Give it back in front of the rest.
-                    let mut whole = BytesMut::with_capacity(chunk.len() + rest.len());
-                    whole.extend_from_slice(&chunk);
-                    whole.extend_from_slice(rest);
-                    *rest = whole.freeze();
-                    break;
+            // A slice of the caller's Bytes: no copy here; the session copies once, into the
+            // output, while dot-stuffing.
+            match self.session.body(rest.slice(..n)) {
+                Ok(()) => {
+                    rest.advance(n);
+                    fed = true;
                 }
+                Err(BodyError::Full(_)) => break,
                 Err(BodyError::Misuse(_)) => {
                     body.ended = true;
                     return Ok(true);
@@ -946,7 +952,10 @@ async fn handshake(
     timeout: Duration,
 ) -> Result<Stream, Error> {
     let (Some(config), Some(name)) = (config, name) else {
-        return Err(Error::Tls(io::Error::other("TLS is not configured")));
+        return Err(Error::Tls(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no valid TLS server name: set ClientConfig::tls_server_name",
+        )));
     };
     match tokio::time::timeout(timeout, stream.upgrade(config, name)).await {
         Ok(result) => result,
@@ -968,3 +977,75 @@ fn tls_info(stream: &Stream, name: Option<&ServerName<'static>>) -> smtp_proto::
 }
 
 use std::future::Future;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_of_splits_the_port_off() {
+        assert_eq!(host_of("mx.example.org:25"), "mx.example.org");
+        assert_eq!(host_of("127.0.0.1:2525"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:25"), "[::1]");
+        assert_eq!(host_of("mx.example.org"), "mx.example.org");
+    }
+
+    #[test]
+    fn server_names_for_hosts_and_address_literals() {
+        assert!(matches!(
+            tls::server_name("mx.example.org"),
+            Ok(ServerName::DnsName(_))
+        ));
+        assert!(matches!(
+            tls::server_name("127.0.0.1"),
+            Ok(ServerName::IpAddress(_))
+        ));
+        assert!(matches!(
+            tls::server_name("[::1]"),
+            Ok(ServerName::IpAddress(_))
+        ));
+        assert!(tls::server_name("not a name").is_err());
+    }
+
+    #[test]
+    fn every_trust_choice_builds_a_rustls_config() {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .expect("rcgen")
+            .cert
+            .der()
+            .clone();
+        for trust in [
+            ServerCertificate::WebPkiRoots,
+            ServerCertificate::Roots(Arc::new(rustls::RootCertStore::empty())),
+            ServerCertificate::Pinned(cert),
+            ServerCertificate::DangerousAcceptAnyCertificate,
+        ] {
+            assert!(trust.rustls_config().is_ok(), "{trust:?}");
+        }
+    }
+
+    fn outcome(code: u16) -> Outcome {
+        let code = smtp_proto::ReplyCode::new(code).expect("code");
+        Outcome::from_reply(Reply::new(code, None, "x"))
+    }
+
+    #[test]
+    fn a_recipient_is_decided_by_its_refusal_or_the_final_reply() {
+        let mut r = RecipientDelivery::new(0);
+        assert_eq!(r.class(), OutcomeClass::Transient, "no answer yet");
+        r.rcpt = Some(outcome(250));
+        r.message = Some(outcome(554));
+        assert_eq!(r.class(), OutcomeClass::Permanent);
+        assert_eq!(r.reply().map(|x| x.code().as_u16()), Some(554));
+        r.rcpt = Some(outcome(450));
+        assert_eq!(
+            r.class(),
+            OutcomeClass::Transient,
+            "the RCPT refusal decides"
+        );
+        assert_eq!(r.reply().map(|x| x.code().as_u16()), Some(450));
+        r.rcpt = Some(outcome(250));
+        r.message = Some(outcome(250));
+        assert_eq!(r.class(), OutcomeClass::Success);
+    }
+}
