@@ -104,7 +104,9 @@ fn parse_replies_by_line(buf: &Bytes, limits: ReplyLimits) -> ParsedReplies {
     loop {
         let rest = &buf[pos..];
         let Some(nl) = memchr::memchr(b'\n', rest) else {
-            let end = if rest.len() + 2 > limits.max_line {
+            // A trailing CR may be the first half of the CRLF (see `Reply::parse_with`).
+            let cr = usize::from(rest.last() == Some(&b'\r'));
+            let end = if rest.len() - cr + 2 > limits.max_line {
                 ReplyEnd::Error(crate::ReplyError::LineTooLong)
             } else {
                 ReplyEnd::Incomplete
