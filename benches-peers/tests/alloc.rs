@@ -79,7 +79,10 @@ fn orcpt_allocates_only_to_decode() {
     let opts = ParseOptions::default();
     let plain = shared(b"RCPT TO:<a@b.example> ORCPT=rfc822;a@b.example");
     let encoded = shared(b"RCPT TO:<a@b.example> ORCPT=rfc822;a+2Bx@b.example");
-    assert_eq!(allocations_while(|| drop(Command::parse_line(&plain, &opts))), 0);
+    assert_eq!(
+        allocations_while(|| drop(Command::parse_line(&plain, &opts))),
+        0
+    );
     // One buffer for the decoded address, plus the shared header `Bytes::from(Vec)` needs.
     let n = allocations_while(|| drop(Command::parse_line(&encoded, &opts)));
     assert!((1..=2).contains(&n), "{n} allocations");

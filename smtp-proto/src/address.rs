@@ -200,14 +200,8 @@ const fn qtext(b: u8) -> bool {
     matches!(b, 32..=33 | 35..=91 | 93..=126) || b >= 0x80
 }
 
-/// Octets that may appear in a domain run; label rules are checked afterwards.
-const fn domain_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') || b >= 0x80
-}
-
 const ATEXT: [bool; 256] = class_table!(atext);
 const QTEXT: [bool; 256] = class_table!(qtext);
-const DOMAIN: [bool; 256] = class_table!(domain_byte);
 
 #[inline]
 pub(crate) fn is_atext(b: u8) -> bool {
@@ -216,10 +210,6 @@ pub(crate) fn is_atext(b: u8) -> bool {
 #[inline]
 fn is_qtext(b: u8) -> bool {
     QTEXT[usize::from(b)]
-}
-#[inline]
-fn is_domain_byte(b: u8) -> bool {
-    DOMAIN[usize::from(b)]
 }
 /// RFC 5321 `dcontent`: %d33-90 / %d94-126.
 #[inline]
@@ -316,35 +306,73 @@ fn local_part(i: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((local, rest))
 }
 
+/// Octet classes of a domain scan.
+const D_LETDIG: u8 = 1; // ALPHA / DIGIT
+const D_HYPHEN: u8 = 2;
+const D_DOT: u8 = 4;
+const D_UNDERSCORE: u8 = 8; // lenient HELO/EHLO only
+const D_HIGH: u8 = 16; // UTF8-non-ascii of a U-label (RFC 6531)
+
+const fn domain_class(b: u8) -> u8 {
+    match b {
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => D_LETDIG,
+        b'-' => D_HYPHEN,
+        b'.' => D_DOT,
+        b'_' => D_UNDERSCORE,
+        0x80..=0xff => D_HIGH,
+        _ => 0,
+    }
+}
+
+const DOMAIN_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = domain_class(i as u8);
+        i += 1;
+    }
+    t
+};
+
 /// Scans the domain at the start of `i` and returns its length: labels of letters, digits and
 /// inner hyphens (RFC 5321 `sub-domain`) or U-labels (RFC 6531), each 1..=63 octets, 255 in
-/// all. The scan stops at the first octet that cannot be part of a domain. One pass.
+/// all. The scan stops at the first octet that cannot be part of a domain.
+///
+/// One table lookup per octet; label lengths are checked at the dots, hyphen placement and
+/// UTF-8 only when such octets occurred (this runs on every EHLO, MAIL and RCPT).
+#[inline]
 pub(crate) fn scan_domain(i: &[u8], underscore: Underscore) -> Result<usize, AddrError> {
     let mut n = 0;
-    let mut label = 0usize;
-    let mut prev = b'.';
-    let mut high = false;
+    let mut seen = 0u8;
+    let mut label_start = 0;
     let mut bad = false;
-    for &b in i {
-        if b == b'.' {
-            bad |= label == 0 || prev == b'-';
-            label = 0;
-        } else if is_domain_byte(b) {
-            bad |= (b == b'-' && label == 0) || (b == b'_' && underscore == Underscore::Reject);
-            label += 1;
-            bad |= label > MAX_LABEL;
-            high |= b >= 0x80;
-        } else {
+    while let Some(&b) = i.get(n) {
+        let c = DOMAIN_CLASS[usize::from(b)];
+        if c == 0 {
             break;
         }
-        prev = b;
+        if c == D_DOT {
+            let len = n - label_start;
+            bad |= len == 0 || len > MAX_LABEL;
+            label_start = n + 1;
+        }
+        seen |= c;
         n += 1;
     }
     if n > MAX_DOMAIN {
         return Err(AddrError::DomainTooLong);
     }
-    bad |= label == 0 || prev == b'-';
-    if bad || (high && core::str::from_utf8(&i[..n]).is_err()) {
+    let last = n - label_start;
+    bad |= last == 0 || last > MAX_LABEL;
+    bad |= seen & D_UNDERSCORE != 0 && underscore == Underscore::Reject;
+    let domain = &i[..n];
+    if seen & D_HYPHEN != 0 {
+        // No label starts or ends with a hyphen.
+        bad |= domain
+            .split(|&b| b == b'.')
+            .any(|l| l.first() == Some(&b'-') || l.last() == Some(&b'-'));
+    }
+    if bad || (seen & D_HIGH != 0 && core::str::from_utf8(domain).is_err()) {
         return Err(AddrError::Syntax);
     }
     Ok(n)

@@ -299,6 +299,29 @@ const CLASS: [u8; 256] = {
     t
 };
 
+/// A word of at most 8 octets folded to lower case in one `u64` (OR 0x20 into every octet),
+/// so that a keyword is recognised with one integer compare (the caller compares lengths too;
+/// longer words give 0). Exact for words of letters, digits and `-` when the input holds no
+/// octet below 33, which [`for_each_param`] has checked for keywords and values: only
+/// 0x0D or 0x10..=0x19 would fold onto `-` or a digit.
+#[inline(always)]
+pub(crate) const fn word_key(s: &[u8]) -> u64 {
+    if s.len() > 8 {
+        return 0;
+    }
+    // A fixed count of steps (unrolled, no variable shifts); padding folds to 0x20 on both
+    // sides of the compare.
+    let mut buf = [0u8; 8];
+    let mut i = 0;
+    while i < 8 {
+        if i < s.len() {
+            buf[i] = s[i];
+        }
+        i += 1;
+    }
+    u64::from_le_bytes(buf) | 0x2020_2020_2020_2020
+}
+
 /// Stores a parameter once; a repeated parameter is an error.
 fn set_once<T>(slot: &mut Option<T>, value: T) -> Result<(), ParseError> {
     if slot.is_some() {
@@ -381,14 +404,13 @@ pub(crate) fn is_date_time(v: &[u8]) -> bool {
 }
 
 fn parse_body(v: &[u8]) -> Result<BodyType, ParseError> {
-    if v.eq_ignore_ascii_case(b"8BITMIME") {
-        Ok(BodyType::EightBitMime)
-    } else if v.eq_ignore_ascii_case(b"7BIT") {
-        Ok(BodyType::SevenBit)
-    } else if v.eq_ignore_ascii_case(b"BINARYMIME") {
-        Ok(BodyType::BinaryMime)
-    } else {
-        Err(ParseError::InvalidParameter)
+    const EIGHTBITMIME: u64 = word_key(b"8bitmime");
+    const SEVENBIT: u64 = word_key(b"7bit");
+    match (v.len(), word_key(v)) {
+        (8, EIGHTBITMIME) => Ok(BodyType::EightBitMime),
+        (4, SEVENBIT) => Ok(BodyType::SevenBit),
+        (10, _) if v.eq_ignore_ascii_case(b"BINARYMIME") => Ok(BodyType::BinaryMime),
+        _ => Err(ParseError::InvalidParameter),
     }
 }
 
@@ -480,16 +502,16 @@ fn parse_notify(v: &[u8]) -> Result<Notify, ParseError> {
     if v.eq_ignore_ascii_case(b"NEVER") {
         return Ok(Notify::Never);
     }
+    const SUCCESS: u64 = word_key(b"success");
+    const FAILURE: u64 = word_key(b"failure");
+    const DELAY: u64 = word_key(b"delay");
     let (mut success, mut failure, mut delay) = (false, false, false);
     for item in v.split(|&b| b == b',') {
-        let slot = if item.eq_ignore_ascii_case(b"SUCCESS") {
-            &mut success
-        } else if item.eq_ignore_ascii_case(b"FAILURE") {
-            &mut failure
-        } else if item.eq_ignore_ascii_case(b"DELAY") {
-            &mut delay
-        } else {
-            return Err(ParseError::InvalidParameter);
+        let slot = match (item.len(), word_key(item)) {
+            (7, SUCCESS) => &mut success,
+            (7, FAILURE) => &mut failure,
+            (5, DELAY) => &mut delay,
+            _ => return Err(ParseError::InvalidParameter),
         };
         *slot = true;
     }
@@ -591,35 +613,38 @@ impl MailParams {
         syntax: PathSyntax,
     ) -> Result<(), ParseError> {
         let p = self;
+        const SIZE: u64 = word_key(b"size");
+        const BODY: u64 = word_key(b"body");
+        const SMTPUTF8: u64 = word_key(b"smtputf8");
+        const RET: u64 = word_key(b"ret");
+        const ENVID: u64 = word_key(b"envid");
+        const AUTH: u64 = word_key(b"auth");
+        const HOLDFOR: u64 = word_key(b"holdfor");
+        const BY: u64 = word_key(b"by");
+        const MTRK: u64 = word_key(b"mtrk");
+        const SOLICIT: u64 = word_key(b"solicit");
+        const CONPERM: u64 = word_key(b"conperm");
         for_each_param(rest, syntax, |k, v| {
-            // Dispatch on length first: one compare per known keyword at most.
-            match k.len() {
-                4 if k.eq_ignore_ascii_case(b"SIZE") => {
+            // One integer compare per known keyword (longer keywords by their length first).
+            match (k.len(), word_key(k)) {
+                (4, SIZE) => {
                     let n = digits_saturating(required(v)?).ok_or(ParseError::InvalidParameter)?;
                     set_once(&mut p.size, n)
                 }
-                4 if k.eq_ignore_ascii_case(b"BODY") => {
-                    set_once(&mut p.body, parse_body(required(v)?)?)
-                }
-                8 if k.eq_ignore_ascii_case(b"SMTPUTF8") => set_flag(&mut p.smtputf8, v),
-                3 if k.eq_ignore_ascii_case(b"RET") => {
-                    set_once(&mut p.ret, parse_ret(required(v)?)?)
-                }
-                5 if k.eq_ignore_ascii_case(b"ENVID") => {
-                    set_once(&mut p.envid, xtext_value(line, required(v)?)?)
-                }
-                4 if k.eq_ignore_ascii_case(b"AUTH") => {
-                    set_once(&mut p.auth, xtext_value(line, required(v)?)?)
-                }
-                10 if k.eq_ignore_ascii_case(b"REQUIRETLS") => set_flag(&mut p.requiretls, v),
-                11 if k.eq_ignore_ascii_case(b"MT-PRIORITY") => {
+                (4, BODY) => set_once(&mut p.body, parse_body(required(v)?)?),
+                (8, SMTPUTF8) => set_flag(&mut p.smtputf8, v),
+                (3, RET) => set_once(&mut p.ret, parse_ret(required(v)?)?),
+                (5, ENVID) => set_once(&mut p.envid, xtext_value(line, required(v)?)?),
+                (4, AUTH) => set_once(&mut p.auth, xtext_value(line, required(v)?)?),
+                (10, _) if k.eq_ignore_ascii_case(b"REQUIRETLS") => set_flag(&mut p.requiretls, v),
+                (11, _) if k.eq_ignore_ascii_case(b"MT-PRIORITY") => {
                     set_once(&mut p.mt_priority, parse_mt_priority(required(v)?)?)
                 }
-                7 if k.eq_ignore_ascii_case(b"HOLDFOR") => {
+                (7, HOLDFOR) => {
                     let n = parse_holdfor(required(v)?)?;
                     set_once(&mut p.future_release, FutureRelease::For(n))
                 }
-                9 if k.eq_ignore_ascii_case(b"HOLDUNTIL") => {
+                (9, _) if k.eq_ignore_ascii_case(b"HOLDUNTIL") => {
                     let t = required(v)?;
                     if !is_date_time(t) {
                         return Err(ParseError::InvalidParameter);
@@ -629,18 +654,16 @@ impl MailParams {
                         FutureRelease::Until(line.slice_ref(t)),
                     )
                 }
-                2 if k.eq_ignore_ascii_case(b"BY") => set_once(&mut p.by, parse_by(required(v)?)?),
-                4 if k.eq_ignore_ascii_case(b"MTRK") => {
-                    set_once(&mut p.mtrk, parse_mtrk(line, required(v)?)?)
-                }
-                7 if k.eq_ignore_ascii_case(b"SOLICIT") => {
+                (2, BY) => set_once(&mut p.by, parse_by(required(v)?)?),
+                (4, MTRK) => set_once(&mut p.mtrk, parse_mtrk(line, required(v)?)?),
+                (7, SOLICIT) => {
                     let s = required(v)?;
                     if !is_solicit(s) {
                         return Err(ParseError::InvalidParameter);
                     }
                     set_once(&mut p.solicit, line.slice_ref(s))
                 }
-                7 if k.eq_ignore_ascii_case(b"CONPERM") => set_flag(&mut p.conperm, v),
+                (7, CONPERM) => set_flag(&mut p.conperm, v),
                 _ => {
                     p.unknown.push(unknown(line, k, v));
                     Ok(())
@@ -764,17 +787,15 @@ impl RcptParams {
         syntax: PathSyntax,
     ) -> Result<(), ParseError> {
         let p = self;
-        for_each_param(rest, syntax, |k, v| match k.len() {
-            6 if k.eq_ignore_ascii_case(b"NOTIFY") => {
-                set_once(&mut p.notify, parse_notify(required(v)?)?)
-            }
-            5 if k.eq_ignore_ascii_case(b"ORCPT") => {
-                set_once(&mut p.orcpt, parse_orcpt(line, required(v)?)?)
-            }
-            4 if k.eq_ignore_ascii_case(b"RRVS") => {
-                set_once(&mut p.rrvs, parse_rrvs(line, required(v)?)?)
-            }
-            6 if k.eq_ignore_ascii_case(b"CONNEG") => set_flag(&mut p.conneg, v),
+        const NOTIFY: u64 = word_key(b"notify");
+        const ORCPT: u64 = word_key(b"orcpt");
+        const RRVS: u64 = word_key(b"rrvs");
+        const CONNEG: u64 = word_key(b"conneg");
+        for_each_param(rest, syntax, |k, v| match (k.len(), word_key(k)) {
+            (6, NOTIFY) => set_once(&mut p.notify, parse_notify(required(v)?)?),
+            (5, ORCPT) => set_once(&mut p.orcpt, parse_orcpt(line, required(v)?)?),
+            (4, RRVS) => set_once(&mut p.rrvs, parse_rrvs(line, required(v)?)?),
+            (6, CONNEG) => set_flag(&mut p.conneg, v),
             _ => {
                 p.unknown.push(unknown(line, k, v));
                 Ok(())

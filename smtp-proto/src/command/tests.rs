@@ -709,3 +709,69 @@ fn display_paths() {
         Err(ParseError::BadMailbox(PathRole::Sender))
     );
 }
+
+// --- Edge cases of the table-driven scanners (domain classes, folded keywords, xtext) -------
+
+err!(ehlo_label_hyphen_start_inner, b"EHLO a.-b.example" => ParseError::ArgumentSyntax);
+err!(ehlo_label_hyphen_end_last, b"EHLO a.example-" => ParseError::ArgumentSyntax);
+err!(ehlo_leading_dot, b"EHLO .example" => ParseError::ArgumentSyntax);
+err!(mail_body_near_miss, b"MAIL FROM:<a@b.c> BODY=8BITMIMEX" => ParseError::InvalidParameter);
+err!(mail_body_seven_near_miss, b"MAIL FROM:<a@b.c> BODY=7BIS" => ParseError::InvalidParameter);
+err!(rcpt_notify_near_miss, b"RCPT TO:<a@b.c> NOTIFY=SUCCES" => ParseError::InvalidParameter);
+err!(rcpt_orcpt_equals_in_xtext, b"RCPT TO:<a@b.c> ORCPT=rfc822;a=b@c" => ParseError::InvalidParameter);
+err!(rcpt_orcpt_raw_utf8_needs_utf8_type, b"RCPT TO:<a@b.c> ORCPT=rfc822;\xc3\xa9@c" =>
+    ParseError::InvalidParameter);
+
+#[test]
+fn ehlo_last_label_limits() {
+    let ok = alloc::format!("EHLO example.{}", "a".repeat(63));
+    assert!(Command::parse_line(&Bytes::from(ok), &strict()).is_ok());
+    let long = alloc::format!("EHLO example.{}", "a".repeat(64));
+    assert_eq!(
+        Command::parse_line(&Bytes::from(long), &strict()),
+        Err(ParseError::ArgumentSyntax)
+    );
+}
+
+#[test]
+fn keywords_of_other_lengths_are_unknown_parameters() {
+    // Same first octets as SIZE / BODY / NOTIFY, other lengths: kept as unknown, not matched.
+    let c = Command::parse_line(
+        &Bytes::from_static(b"MAIL FROM:<a@b.c> SIZ=1 SIZEX=2"),
+        &strict(),
+    )
+    .unwrap();
+    let p = mail_params(&c);
+    assert_eq!(p.size, None);
+    let names: Vec<&[u8]> = p.unknown.iter().map(|u| &u.keyword[..]).collect();
+    assert_eq!(names, [&b"SIZ"[..], b"SIZEX"]);
+    let c = Command::parse_line(
+        &Bytes::from_static(b"RCPT TO:<a@b.c> notify=delay,Failure"),
+        &strict(),
+    )
+    .unwrap();
+    let Command::Rcpt { params, .. } = c else {
+        panic!("not RCPT")
+    };
+    assert_eq!(
+        params.notify,
+        Some(Notify::On {
+            success: false,
+            failure: true,
+            delay: true
+        })
+    );
+}
+
+#[test]
+fn orcpt_utf8_type_passes_raw_utf8() {
+    let c = Command::parse_line(
+        &Bytes::from_static(b"RCPT TO:<a@b.c> ORCPT=utf-8;\xc3\xa9@c.example"),
+        &strict(),
+    )
+    .unwrap();
+    let Command::Rcpt { params, .. } = c else {
+        panic!("not RCPT")
+    };
+    assert_eq!(&params.orcpt.unwrap().address[..], "é@c.example".as_bytes());
+}
