@@ -679,3 +679,51 @@ fn lmtp_bdat_last_gets_one_reply_per_recipient() {
         ["message 0 rcpt 0 250", "message 0 rcpt 1 550"]
     );
 }
+
+/// Plaintext that arrives after the `220` to STARTTLS was processed but before the driver took
+/// the `StartTls` event: the event is withdrawn, only `Closed` (injection) comes out.
+#[test]
+fn injection_after_the_220_withdraws_an_untaken_starttls() {
+    use bytes::{Bytes, BytesMut};
+    use smtp_proto::client::{ClientConfig, ClientError, CloseReason, Event, Session, TlsPolicy};
+    use smtp_proto::Instant;
+    use std::sync::Arc;
+
+    let config = ClientConfig {
+        tls: TlsPolicy::Required,
+        ..ClientConfig::default()
+    };
+    let now = Instant::ZERO;
+    let mut s = Session::new(Arc::new(config), now);
+    let mut out = BytesMut::new();
+    s.receive(now, Bytes::from_static(b"220 mx ESMTP\r\n"));
+    s.poll_transmit(now, &mut out);
+    s.receive(now, Bytes::from_static(b"250-mx\r\n250 STARTTLS\r\n"));
+    s.poll_transmit(now, &mut out);
+    while s.poll_event().is_some() {}
+    assert!(out.ends_with(b"STARTTLS\r\n"), "{out:?}");
+    // The 220 is processed by poll_transmit; the driver has not polled events yet when the
+    // injected bytes arrive.
+    s.receive(now, Bytes::from_static(b"220 ready\r\n"));
+    s.poll_transmit(now, &mut out);
+    s.receive(now, Bytes::from_static(b"250 injected\r\n"));
+    s.poll_transmit(now, &mut out);
+    let mut events = Vec::new();
+    while let Some(e) = s.poll_event() {
+        events.push(e);
+    }
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::StartTls)),
+        "{events:?}"
+    );
+    assert!(
+        matches!(
+            events.last(),
+            Some(Event::Closed {
+                reason: CloseReason::Error(ClientError::StartTlsInjection(_)),
+                ..
+            })
+        ),
+        "{events:?}"
+    );
+}

@@ -300,6 +300,10 @@ impl Session {
                 State::TlsHandoff => {
                     if !self.rx.is_empty() {
                         let n = self.rx.len();
+                        // A `StartTls` the driver has not taken yet must not survive the
+                        // close: a naive loop would start a handshake with a peer already
+                        // known to be hostile.
+                        self.events.retain(|e| !matches!(e, Event::StartTls));
                         self.close_now(ClientError::StartTlsInjection(n));
                     } else if self.eof {
                         self.close_now(ClientError::ConnectionLost);
