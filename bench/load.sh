@@ -4,7 +4,11 @@
 #
 #   peers   sink-server      smtp-tokio/examples/sink-server.rs (our server, discards bodies)
 #           smtp-sink        Postfix's test sink (the reference; run as `nobody` under root)
-#           mailin-sink      mailin-embedded 0.8 (bench/peers/, built if cargo can fetch it)
+#           sink-server-threads  the same with SESSIONS tokio worker threads instead of one per
+#                            core: on a machine shared with other jobs the kernel shares CPU
+#                            per thread, so this shows how much of a wall-clock gap is CPU share
+#           mailin-sink      mailin-embedded 0.8 (bench/peers/, built if cargo can fetch it;
+#                            blocking I/O, one thread per session)
 #           maildir-server   only with MAILDIR=1: our example storing every message with
 #                            fsync, so its numbers measure the disk, not the protocol
 #   sizes   SIZES (default "10240 1048576") octets per message
@@ -33,7 +37,7 @@ SESSIONS=${SESSIONS:-20}
 MESSAGES=${MESSAGES:-20000}
 BIG_MESSAGES=${BIG_MESSAGES:-1000}
 REPS=${REPS:-3}
-PEERS=${PEERS:-"sink-server smtp-sink mailin-sink"}
+PEERS=${PEERS:-"sink-server sink-server-threads smtp-sink mailin-sink"}
 if [ "${MAILDIR:-0}" = 1 ]; then PEERS="$PEERS maildir-server"; fi
 tick=$(getconf CLK_TCK)
 
@@ -83,6 +87,8 @@ start() {
   port=$(free_port)
   case $1 in
     sink-server) target/release/examples/sink-server "127.0.0.1:$port" & ;;
+    sink-server-threads)
+      TOKIO_WORKER_THREADS=$SESSIONS target/release/examples/sink-server "127.0.0.1:$port" & ;;
     smtp-sink)
       local user=()
       if [ "$(id -u)" = 0 ]; then user=(-u nobody); fi
