@@ -42,6 +42,10 @@ pub enum Greeting {
     /// Refuse service (RFC 5321 3.1): send this reply (normally `554`), answer every command
     /// but QUIT with `503 5.5.1`, and QUIT with `221`.
     Reject(Reply),
+    /// Send this reply (normally `421 4.3.2`, RFC 5321 3.8) and close at once, without
+    /// waiting for QUIT: for a server over its connection limit or shutting down. The session
+    /// emits `Closed { reason: Refused }` once the reply has been taken.
+    Close(Reply),
 }
 
 impl Default for Greeting {
@@ -407,7 +411,7 @@ impl PreparedConfig {
                     false,
                 )
             }
-            Greeting::Reject(r) => wire(r, false),
+            Greeting::Reject(r) | Greeting::Close(r) => wire(r, false),
         };
         let helo = wire(
             &Reply::new(ReplyCode::OK, None, Bytes::from(config.hostname.clone())),

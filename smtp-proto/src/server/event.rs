@@ -233,6 +233,8 @@ pub enum CloseReason {
     StartTlsInjection,
     /// The application called [`Session::shutdown`](super::Session::shutdown).
     Shutdown,
+    /// The greeting was [`Greeting::Close`](super::Greeting::Close): refused at once.
+    Refused,
 }
 
 /// Facts about the TLS connection, given by the adapter after the handshake: the one type

@@ -430,8 +430,10 @@ impl Session {
     fn send_greeting(&mut self) {
         let wire = self.config.greeting_wire().clone();
         self.out.extend_from_slice(&wire);
-        if matches!(self.config.greeting, Greeting::Reject(_)) {
-            self.state = State::Refusing;
+        match self.config.greeting {
+            Greeting::Reject(_) => self.state = State::Refusing,
+            Greeting::Close(_) => self.close(CloseReason::Refused),
+            Greeting::Banner(_) => {}
         }
     }
 

@@ -190,7 +190,7 @@ impl ServerBuilder {
         }
         let refusing = |reply| {
             let mut c = self.config.clone();
-            c.greeting = smtp_proto::server::Greeting::Reject(reply);
+            c.greeting = smtp_proto::server::Greeting::Close(reply);
             PreparedConfig::new(c)
         };
         let refusal = refusing(smtp_proto::reply::standard::TOO_MANY_CONNECTIONS);
@@ -408,15 +408,19 @@ async fn accept_loop(
     }
 }
 
-/// A connection that cannot be served (over the limit, or during shutdown) gets the greeting
-/// of a session configured to refuse service (`421 4.3.2`; RFC 5321 3.1 allows closing after
-/// it), then the connection is closed.
+/// A connection that cannot be served (over the limit, or during shutdown) is driven by a
+/// session whose greeting is `Greeting::Close(421 4.3.2)`: the core queues the reply and
+/// closes itself (RFC 5321 3.8), the adapter only writes it and shuts the socket.
 async fn refuse(stream: TcpStream, config: PreparedConfig) {
     use tokio::io::AsyncWriteExt;
     let clock = Clock::start();
     let mut session = Session::new(config, clock.now());
     let mut greeting = bytes::BytesMut::new();
     session.poll_transmit(clock.now(), &mut greeting);
+    debug_assert!(matches!(
+        session.poll_event(),
+        Some(smtp_proto::server::Event::Closed { .. })
+    ));
     let mut stream = stream;
     let write = async {
         stream.write_all(&greeting).await?;
