@@ -1,15 +1,15 @@
-//! The byte stream under a session: plain TCP, or TLS over TCP after STARTTLS or from the
-//! first byte (implicit TLS, RFC 8314).
+//! The byte stream under a session, server or client: plain TCP, or TLS over TCP after
+//! STARTTLS or from the first byte (implicit TLS, RFC 8314).
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
 
 /// What rustls negotiated, in the words the core's `TlsInfo` wants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,12 +42,44 @@ impl Transport {
     ) -> io::Result<(Transport, Negotiated)> {
         match self {
             Transport::Plain(tcp) => {
-                let tls = acceptor.accept(tcp).await?;
+                let tls = TlsStream::from(acceptor.accept(tcp).await?);
                 let negotiated = negotiated(&tls);
                 Ok((Transport::Tls(Box::new(tls)), negotiated))
             }
             Transport::Tls(_) => Err(io::Error::other("TLS requested on a TLS stream")),
         }
+    }
+
+    /// Runs the TLS handshake as the client (after the `220` to STARTTLS, or at once for
+    /// implicit TLS), verifying the server as `name`.
+    pub(crate) async fn connect_tls(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        name: ServerName<'static>,
+    ) -> io::Result<Transport> {
+        match self {
+            Transport::Plain(tcp) => {
+                let tls = TlsConnector::from(config).connect(name, tcp).await?;
+                Ok(Transport::Tls(Box::new(TlsStream::from(tls))))
+            }
+            Transport::Tls(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "TLS is already established on this connection",
+            )),
+        }
+    }
+
+    /// What the handshake negotiated, once TLS is up.
+    pub(crate) fn negotiated(&self) -> Option<Negotiated> {
+        match self {
+            Transport::Plain(_) => None,
+            Transport::Tls(tls) => Some(negotiated(tls)),
+        }
+    }
+
+    /// Whether TLS is up.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, Transport::Tls(_))
     }
 }
 
@@ -58,16 +90,24 @@ pub(crate) fn acceptor(config: &Arc<rustls::ServerConfig>) -> TlsAcceptor {
 
 fn negotiated(tls: &TlsStream<TcpStream>) -> Negotiated {
     let (_, conn) = tls.get_ref();
+    // SNI as the server saw it; a client knows the name it sent itself.
+    let sni = match tls {
+        TlsStream::Server(s) => s.get_ref().1.server_name().map(str::to_owned),
+        TlsStream::Client(_) => None,
+    };
     Negotiated {
         version: conn.protocol_version().map(|v| match v {
             rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
             rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
             other => format!("{other:?}"),
         }),
-        cipher: conn
-            .negotiated_cipher_suite()
-            .map(|c| format!("{:?}", c.suite())),
-        sni: conn.server_name().map(str::to_owned),
+        cipher: conn.negotiated_cipher_suite().map(|c| {
+            let suite = c.suite();
+            suite
+                .as_str()
+                .map_or_else(|| format!("{suite:?}"), str::to_owned)
+        }),
+        sni,
         alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
     }
 }

@@ -70,7 +70,7 @@ pub use smtp_proto::client::ClientConfig as SessionConfig;
 pub use tls::ServerCertificate;
 
 use crate::timer::{Clock, Timer};
-use stream::Stream;
+use crate::transport::Transport as Stream;
 
 /// Bytes read from the socket per read call.
 const READ_SIZE: usize = 16 * 1024;
@@ -460,7 +460,7 @@ impl Client {
 
     /// `true` when the connection runs over TLS.
     pub fn is_tls(&self) -> bool {
-        matches!(self.stream, Some(Stream::Tls(_)))
+        self.stream.as_ref().is_some_and(Stream::is_tls)
     }
 
     /// Sends one message held in memory. The envelope's recipients are answered one by one in
@@ -957,8 +957,8 @@ async fn handshake(
             "no valid TLS server name: set ClientConfig::tls_server_name",
         )));
     };
-    match tokio::time::timeout(timeout, stream.upgrade(config, name)).await {
-        Ok(result) => result,
+    match tokio::time::timeout(timeout, stream.connect_tls(config, name)).await {
+        Ok(result) => result.map_err(Error::Tls),
         Err(_) => Err(Error::Timeout(Timeout::TlsHandshake)),
     }
 }
@@ -966,9 +966,9 @@ async fn handshake(
 /// What the session learns about the TLS connection.
 fn tls_info(stream: &Stream, name: Option<&ServerName<'static>>) -> smtp_proto::TlsInfo {
     let mut info = smtp_proto::TlsInfo::new();
-    if let Some(n) = stream.tls_parameters() {
-        info.version = n.version.map(|v| Bytes::from_static(v.as_bytes()));
-        info.cipher = n.cipher_suite.map(Bytes::from);
+    if let Some(n) = stream.negotiated() {
+        info.version = n.version.map(Bytes::from);
+        info.cipher = n.cipher.map(Bytes::from);
         info.alpn = n.alpn.map(Bytes::from);
     }
     // The name this client asked for (SNI) and checked the certificate against.
