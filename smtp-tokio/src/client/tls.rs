@@ -68,14 +68,15 @@ impl ServerCertificate {
                 .with_no_client_auth(),
             ServerCertificate::Pinned(cert) => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinnedCertificate {
-                    cert: cert.clone(),
+                .with_custom_certificate_verifier(Arc::new(CustomVerifier {
+                    accept: Accept::Exactly(cert.clone()),
                     algorithms: provider().signature_verification_algorithms,
                 }))
                 .with_no_client_auth(),
             ServerCertificate::DangerousAcceptAnyCertificate => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate {
+                .with_custom_certificate_verifier(Arc::new(CustomVerifier {
+                    accept: Accept::Anything,
                     algorithms: provider().signature_verification_algorithms,
                 }))
                 .with_no_client_auth(),
@@ -85,14 +86,24 @@ impl ServerCertificate {
     }
 }
 
-/// Accepts one exact certificate; the handshake signature is still checked with its key.
+/// Which end-entity certificates a [`CustomVerifier`] accepts.
 #[derive(Debug)]
-struct PinnedCertificate {
-    cert: CertificateDer<'static>,
+enum Accept {
+    /// One exact certificate ([`ServerCertificate::Pinned`]).
+    Exactly(CertificateDer<'static>),
+    /// Anything ([`ServerCertificate::DangerousAcceptAnyCertificate`] only).
+    Anything,
+}
+
+/// A verifier that replaces the chain check; the handshake signature is still checked with the
+/// presented certificate's key in both cases.
+#[derive(Debug)]
+struct CustomVerifier {
+    accept: Accept,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for PinnedCertificate {
+impl ServerCertVerifier for CustomVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -101,55 +112,15 @@ impl ServerCertVerifier for PinnedCertificate {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.cert.as_ref() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
+        match &self.accept {
+            Accept::Anything => Ok(ServerCertVerified::assertion()),
+            Accept::Exactly(cert) if end_entity.as_ref() == cert.as_ref() => {
+                Ok(ServerCertVerified::assertion())
+            }
+            Accept::Exactly(_) => Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::ApplicationVerificationFailure,
-            ))
+            )),
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// Accepts every certificate. Reachable only through
-/// [`ServerCertificate::DangerousAcceptAnyCertificate`].
-#[derive(Debug)]
-struct AcceptAnyCertificate {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
