@@ -16,6 +16,7 @@ use super::*;
 use crate::address::{AddressLiteral, Domain, Host, LocalPart, Mailbox};
 use crate::sasl::Mechanism;
 use crate::Secret;
+use alloc::boxed::Box;
 
 fn bytes(s: String) -> Bytes {
     Bytes::from(s.into_bytes())
@@ -178,21 +179,27 @@ pub(crate) fn mail_params() -> impl Strategy<Value = MailParams> {
         |(
             (size, body, smtputf8, ret, envid, auth, requiretls),
             (mt_priority, future_release, by, mtrk, solicit, conperm, unknown),
-        )| MailParams {
-            size,
-            body,
-            smtputf8,
-            ret,
-            envid,
-            auth,
-            requiretls,
-            mt_priority,
-            future_release,
-            by,
-            mtrk,
-            solicit,
-            conperm,
-            unknown,
+        )| {
+            let extra = MailExtras {
+                ret,
+                envid,
+                auth,
+                mt_priority,
+                future_release,
+                by,
+                mtrk,
+                solicit,
+                conperm,
+                unknown,
+            };
+            MailParams {
+                size,
+                body,
+                smtputf8,
+                requiretls,
+                // Mostly none, as the parser gives it, sometimes an empty box: both are equal.
+                extra: (!extra.is_empty() || size == Some(7)).then(|| Box::new(extra)),
+            }
         },
     )
 }
@@ -235,9 +242,11 @@ pub(crate) fn rcpt_params() -> impl Strategy<Value = RcptParams> {
         .prop_map(|(notify, orcpt, rrvs, conneg, unknown)| RcptParams {
             notify,
             orcpt,
-            rrvs,
-            conneg,
-            unknown,
+            extra: Some(Box::new(RcptExtras {
+                rrvs,
+                conneg,
+                unknown,
+            })),
         })
 }
 

@@ -202,18 +202,18 @@ kat!(mail_bodies, b"MAIL FROM:<a@b.c> BODY=binarymime" => b"MAIL FROM:<a@b.c> BO
 kat!(mail_dsn_rfc3461, b"MAIL FROM:<Alice@Example.ORG> RET=HDRS ENVID=QQ314159" =>
     b"MAIL FROM:<Alice@Example.ORG> RET=HDRS ENVID=QQ314159\r\n", |c| {
     let p = mail_params(&c);
-    assert_eq!(p.ret, Some(DsnReturn::Headers));
-    assert_eq!(p.envid.as_deref(), Some(&b"QQ314159"[..]));
+    assert_eq!(p.extra().ret, Some(DsnReturn::Headers));
+    assert_eq!(p.extra().envid.as_deref(), Some(&b"QQ314159"[..]));
 });
 kat!(mail_envid_xtext, b"MAIL FROM:<a@b.c> ENVID=a+2Bb+3Dc" => b"MAIL FROM:<a@b.c> ENVID=a+2Bb+3Dc\r\n", |c| {
-    assert_eq!(mail_params(&c).envid.as_deref(), Some(&b"a+b=c"[..]));
+    assert_eq!(mail_params(&c).extra().envid.as_deref(), Some(&b"a+b=c"[..]));
 });
 kat!(mail_auth_rfc4954, b"MAIL FROM:<e=mc2@example.com> AUTH=e+3Dmc2@example.com" =>
     b"MAIL FROM:<e=mc2@example.com> AUTH=e+3Dmc2@example.com\r\n", |c| {
-    assert_eq!(mail_params(&c).auth.as_deref(), Some(&b"e=mc2@example.com"[..]));
+    assert_eq!(mail_params(&c).extra().auth.as_deref(), Some(&b"e=mc2@example.com"[..]));
 });
 kat!(mail_auth_empty, b"MAIL FROM:<a@b.c> AUTH=<>" => b"MAIL FROM:<a@b.c> AUTH=<>\r\n", |c| {
-    assert_eq!(mail_params(&c).auth.as_deref(), Some(&b"<>"[..]));
+    assert_eq!(mail_params(&c).extra().auth.as_deref(), Some(&b"<>"[..]));
 });
 kat!(mail_smtputf8, "MAIL FROM:<用户@例子.广告> SMTPUTF8".as_bytes() =>
     "MAIL FROM:<用户@例子.广告> SMTPUTF8\r\n".as_bytes(), |c| {
@@ -230,31 +230,31 @@ kat!(mail_many_params,
     b"MAIL FROM:<a@b.c> REQUIRETLS MT-PRIORITY=-3 HOLDFOR=3600 BY=120;RT MTRK=dGVzdA==:3600 SOLICIT=org.example:ADV CONPERM" =>
     b"MAIL FROM:<a@b.c> REQUIRETLS MT-PRIORITY=-3 HOLDFOR=3600 BY=120;RT MTRK=dGVzdA==:3600 SOLICIT=org.example:ADV CONPERM\r\n", |c| {
     let p = mail_params(&c);
-    assert!(p.requiretls && p.conperm);
-    assert_eq!(p.mt_priority, Some(-3));
-    assert_eq!(p.future_release, Some(FutureRelease::For(3600)));
-    assert_eq!(p.by, Some(DeliverBy { time: 120, mode: ByMode::Return, trace: true }));
-    let mtrk = p.mtrk.as_ref().unwrap();
+    assert!(p.requiretls && p.extra().conperm);
+    assert_eq!(p.extra().mt_priority, Some(-3));
+    assert_eq!(p.extra().future_release, Some(FutureRelease::For(3600)));
+    assert_eq!(p.extra().by, Some(DeliverBy { time: 120, mode: ByMode::Return, trace: true }));
+    let mtrk = p.extra().mtrk.as_ref().unwrap();
     assert_eq!((&mtrk.certifier[..], mtrk.timeout), (&b"dGVzdA=="[..], Some(3600)));
-    assert_eq!(p.solicit.as_deref(), Some(&b"org.example:ADV"[..]));
+    assert_eq!(p.extra().solicit.as_deref(), Some(&b"org.example:ADV"[..]));
 });
 kat!(mail_holduntil_by_negative, b"MAIL FROM:<a@b.c> HOLDUNTIL=2026-12-01T08:00:00.5+01:00 BY=-60;n" =>
     b"MAIL FROM:<a@b.c> HOLDUNTIL=2026-12-01T08:00:00.5+01:00 BY=-60;N\r\n", |c| {
     let p = mail_params(&c);
-    assert!(matches!(&p.future_release, Some(FutureRelease::Until(t)) if &t[..] == b"2026-12-01T08:00:00.5+01:00"));
-    assert_eq!(p.by, Some(DeliverBy { time: -60, mode: ByMode::Notify, trace: false }));
+    assert!(matches!(&p.extra().future_release, Some(FutureRelease::Until(t)) if &t[..] == b"2026-12-01T08:00:00.5+01:00"));
+    assert_eq!(p.extra().by, Some(DeliverBy { time: -60, mode: ByMode::Notify, trace: false }));
 });
 kat!(mail_unknown_params, b"MAIL FROM:<a@b.c> X-FOO=bar XYZZY SIZE=1" =>
     b"MAIL FROM:<a@b.c> SIZE=1 X-FOO=bar XYZZY\r\n", |c| {
     let p = mail_params(&c);
-    assert_eq!(p.unknown.len(), 2);
-    assert_eq!(&p.unknown[0].keyword[..], b"X-FOO");
-    assert_eq!(p.unknown[0].value.as_deref(), Some(&b"bar"[..]));
-    assert_eq!(p.unknown[1].value, None);
+    assert_eq!(p.extra().unknown.len(), 2);
+    assert_eq!(&p.extra().unknown[0].keyword[..], b"X-FOO");
+    assert_eq!(p.extra().unknown[0].value.as_deref(), Some(&b"bar"[..]));
+    assert_eq!(p.extra().unknown[1].value, None);
 });
 kat!(mail_notify_is_unknown_on_mail, b"MAIL FROM:<a@b.c> NOTIFY=NEVER" =>
     b"MAIL FROM:<a@b.c> NOTIFY=NEVER\r\n", |c| {
-    assert_eq!(mail_params(&c).unknown.len(), 1);
+    assert_eq!(mail_params(&c).extra().unknown.len(), 1);
 });
 kat!(mail_source_route, b"MAIL FROM:<@hosta.int,@jkl.org:userc@d.bar.org>" =>
     b"MAIL FROM:<userc@d.bar.org>\r\n", |c| {
@@ -403,8 +403,8 @@ kat!(rcpt_orcpt_utf8, "RCPT TO:<a@b.c> ORCPT=utf-8;jösé@example.org".as_bytes(
 kat!(rcpt_rrvs_conneg, b"RCPT TO:<a@b.c> RRVS=2014-04-03T23:01:00Z;C CONNEG" =>
     b"RCPT TO:<a@b.c> RRVS=2014-04-03T23:01:00Z;C CONNEG\r\n", |c| {
     let p = rcpt_params(&c);
-    assert_eq!(p.rrvs.as_ref().unwrap().action, Some(RrvsAction::Continue));
-    assert!(p.conneg);
+    assert_eq!(p.extra().rrvs.as_ref().unwrap().action, Some(RrvsAction::Continue));
+    assert!(p.extra().conneg);
 });
 kat!(rcpt_source_route, b"RCPT TO:<@hosta.int,@jkl.org:userc@d.bar.org>" => b"RCPT TO:<userc@d.bar.org>\r\n", |c| {
     assert_eq!(mailbox(&c).to_string(), "userc@d.bar.org");
@@ -638,7 +638,10 @@ fn huge_parameters_rejected_by_length() {
         panic!()
     };
     assert_eq!(
-        mail_params(&cmd).unknown[0].value.as_ref().map(|v| v.len()),
+        mail_params(&cmd).extra().unknown[0]
+            .value
+            .as_ref()
+            .map(|v| v.len()),
         Some(5000)
     );
 }
@@ -651,7 +654,7 @@ fn fields_are_slices_of_the_line() {
     let m = mailbox(&cmd);
     assert!(range.contains(&m.local_part().as_bytes().as_ptr()));
     assert!(range.contains(&domain_ptr(m.host())));
-    assert!(range.contains(&mail_params(&cmd).envid.as_ref().unwrap().as_ptr()));
+    assert!(range.contains(&mail_params(&cmd).extra().envid.as_ref().unwrap().as_ptr()));
 }
 
 fn domain_ptr(h: &Host) -> *const u8 {
@@ -743,7 +746,7 @@ fn keywords_of_other_lengths_are_unknown_parameters() {
     .unwrap();
     let p = mail_params(&c);
     assert_eq!(p.size, None);
-    let names: Vec<&[u8]> = p.unknown.iter().map(|u| &u.keyword[..]).collect();
+    let names: Vec<&[u8]> = p.extra().unknown.iter().map(|u| &u.keyword[..]).collect();
     assert_eq!(names, [&b"SIZ"[..], b"SIZEX"]);
     let c = Command::parse_line(
         &Bytes::from_static(b"RCPT TO:<a@b.c> notify=delay,Failure"),
