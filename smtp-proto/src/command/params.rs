@@ -1,5 +1,6 @@
 //! ESMTP parameters of MAIL and RCPT (RFC 5321 4.1.2 `Mail-parameters` / `Rcpt-parameters`).
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -44,13 +45,58 @@ pub enum Notify {
     },
 }
 
-/// `ORCPT=addr-type;xtext` (RFC 3461 4.2), value decoded from xtext.
+/// `ORCPT=addr-type;xtext` (RFC 3461 4.2), held as sent (one buffer) and decoded on demand.
+///
+/// Two values are equal when they are written alike.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Orcpt {
-    /// Address type, e.g. `rfc822` or `utf-8`.
-    pub addr_type: Bytes,
-    /// The original recipient, xtext-decoded.
-    pub address: Bytes,
+    /// `addr-type ";" xtext` as sent.
+    text: Bytes,
+    /// Offset of the `;`.
+    semi: usize,
+}
+
+impl Orcpt {
+    /// Builds the parameter from an address type (an atom, e.g. `rfc822`) and the original
+    /// recipient, which is xtext-encoded here.
+    ///
+    /// ```
+    /// use smtp_proto::command::Orcpt;
+    /// let o = Orcpt::new(b"rfc822", b"a+b@example.org").unwrap();
+    /// assert_eq!(o.address_xtext(), b"a+2Bb@example.org");
+    /// assert_eq!(&o.address()[..], b"a+b@example.org");
+    /// assert!(Orcpt::new(b"rfc 822", b"a@b").is_err());
+    /// ```
+    pub fn new(addr_type: &[u8], address: &[u8]) -> Result<Orcpt, ParseError> {
+        let mut text = BytesMut::with_capacity(addr_type.len() + 1 + xtext::encoded_len(address));
+        text.extend_from_slice(addr_type);
+        text.put_u8(b';');
+        xtext::encode_into(address, &mut text);
+        let text = text.freeze();
+        parse_orcpt(&text, &text)
+    }
+
+    /// The address type, e.g. `rfc822` or `utf-8`.
+    pub fn addr_type(&self) -> &[u8] {
+        self.text.get(..self.semi).unwrap_or_default()
+    }
+
+    /// The original recipient as sent (xtext; raw UTF-8 may occur with the `utf-8` type).
+    pub fn address_xtext(&self) -> &[u8] {
+        self.text.get(self.semi + 1..).unwrap_or_default()
+    }
+
+    /// The original recipient, xtext-decoded; allocates only when it holds `+XX`.
+    pub fn address(&self) -> Cow<'_, [u8]> {
+        let raw = self.address_xtext();
+        // Checked when built, so decoding cannot fail.
+        xtext::decode_cow(raw, true).unwrap_or(Cow::Borrowed(raw))
+    }
+
+    /// Appends `addr-type;xtext` as sent.
+    fn write(&self, out: &mut BytesMut) {
+        out.extend_from_slice(&self.text);
+    }
 }
 
 /// `HOLDFOR=` / `HOLDUNTIL=` (RFC 4865 FUTURERELEASE).
@@ -631,10 +677,10 @@ fn parse_orcpt(line: &Bytes, v: &[u8]) -> Result<Orcpt, ParseError> {
         return Err(bad);
     }
     let utf8_ok = addr_type.eq_ignore_ascii_case(b"utf-8");
-    let address = xtext::decode_slice(line, address, utf8_ok).map_err(|_| bad)?;
+    xtext::check(address, utf8_ok).map_err(|_| bad)?;
     Ok(Orcpt {
-        addr_type: line.slice_ref(addr_type),
-        address,
+        text: line.slice_ref(v),
+        semi,
     })
 }
 
@@ -974,9 +1020,7 @@ impl RcptParams {
         }
         if let Some(o) = &self.orcpt {
             out.extend_from_slice(b" ORCPT=");
-            out.extend_from_slice(&o.addr_type);
-            out.put_u8(b';');
-            xtext::encode_into(&o.address, out);
+            o.write(out);
         }
         if let Some(x) = &self.extra {
             x.write(out);
