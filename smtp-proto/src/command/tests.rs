@@ -660,7 +660,7 @@ fn fields_are_slices_of_the_line() {
     let range = line.as_ptr_range();
     let m = mailbox(&cmd);
     assert!(range.contains(&m.local_part().as_bytes().as_ptr()));
-    assert!(range.contains(&domain_ptr(&m.host())));
+    assert!(range.contains(&m.host_bytes().as_ptr()));
     assert!(range.contains(&mail_params(&cmd).extra().envid.as_ref().unwrap().as_ptr()));
 }
 
@@ -669,6 +669,23 @@ fn domain_ptr(h: &Host) -> *const u8 {
         Host::Domain(d) => d.as_bytes().as_ptr(),
         _ => core::ptr::null(),
     }
+}
+
+#[test]
+fn short_domains_are_held_in_place_long_ones_shared() {
+    let short = Bytes::from_static(b"EHLO client.example.org");
+    let Command::Ehlo(h) = Command::parse_line(&short, &strict()).unwrap() else {
+        panic!()
+    };
+    assert!(!short.as_ptr_range().contains(&domain_ptr(&h)));
+    assert_eq!(domain(&h), "client.example.org");
+    let name = alloc::format!("{}.example.org", "a".repeat(60));
+    let long = Bytes::from(alloc::format!("EHLO {name}"));
+    let Command::Ehlo(h) = Command::parse_line(&long, &strict()).unwrap() else {
+        panic!()
+    };
+    assert!(long.as_ptr_range().contains(&domain_ptr(&h)));
+    assert_eq!(domain(&h), name);
 }
 
 #[test]
