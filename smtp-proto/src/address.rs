@@ -474,8 +474,9 @@ const DOMAIN_CLASS: [u8; 256] = {
 ///
 /// One table lookup per octet; label lengths are checked at the dots, hyphen placement and
 /// UTF-8 only when such octets occurred (this runs on every EHLO, MAIL and RCPT). A
-/// word-at-a-time (SWAR) version was tried: on names of typical length it ran more
-/// instructions and was slower.
+/// word-at-a-time (SWAR) version, and one skipping runs of letters and digits a word at a
+/// time, were tried: on names of typical length (labels shorter than eight octets) both ran
+/// more instructions and were no faster.
 #[inline]
 pub(crate) fn scan_domain(i: &[u8], underscore: Underscore) -> Result<usize, AddrError> {
     let mut n = 0;
@@ -994,6 +995,46 @@ impl fmt::Display for ForwardPath {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The domain scan written plainly: find the end, then check the labels.
+    fn scan_domain_octetwise(i: &[u8], underscore: Underscore) -> Result<usize, AddrError> {
+        let n = i
+            .iter()
+            .position(|&b| DOMAIN_CLASS[usize::from(b)] == 0)
+            .unwrap_or(i.len());
+        let d = &i[..n];
+        if n > MAX_DOMAIN {
+            return Err(AddrError::DomainTooLong);
+        }
+        let labels_ok = d.split(|&b| b == b'.').all(|l| {
+            (1..=MAX_LABEL).contains(&l.len())
+                && l.first() != Some(&b'-')
+                && l.last() != Some(&b'-')
+        });
+        let underscore_ok = underscore == Underscore::Allow || !d.contains(&b'_');
+        if !labels_ok || !underscore_ok || core::str::from_utf8(d).is_err() {
+            return Err(AddrError::Syntax);
+        }
+        Ok(n)
+    }
+
+    proptest::proptest! {
+        /// The one-pass scan agrees with a plain one, on inputs made mostly of domain octets,
+        /// separators and the octets around the class boundaries.
+        #[test]
+        fn scan_domain_agrees_with_octetwise(
+            input in proptest::collection::vec(proptest::prop_oneof![
+                8 => proptest::sample::select(&b"abyzABYZ0189"[..]),
+                3 => proptest::sample::select(&b".-_"[..]),
+                1 => proptest::sample::select(&b"@>/:`{[\x00 \x7f\xc3\xa9"[..]),
+                1 => proptest::prelude::any::<u8>(),
+            ], 0..80),
+            allow in proptest::prelude::any::<bool>(),
+        ) {
+            let u = if allow { Underscore::Allow } else { Underscore::Reject };
+            proptest::prop_assert_eq!(scan_domain(&input, u), scan_domain_octetwise(&input, u));
+        }
+    }
 
     #[test]
     fn scan_domain_limits() {
