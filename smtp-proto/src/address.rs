@@ -18,6 +18,7 @@ use nom::IResult;
 
 use crate::error::{ParseError, PathRole};
 use crate::options::{ParseOptions, PathSyntax};
+use crate::text::Text;
 
 /// A domain name: dot-separated labels (RFC 5321 4.1.2 `Domain`), or U-labels under
 /// SMTPUTF8 (RFC 6531 3.3). At most 255 octets (4.5.3.1.2).
@@ -26,20 +27,8 @@ use crate::options::{ParseOptions, PathSyntax};
 /// less than sharing the input buffer, whose reference count is an atomic operation on the
 /// way in and another on the way out (this is the argument of every EHLO). Longer names share
 /// the buffer they were parsed from. Equality and hashing are on the octets.
-#[derive(Clone)]
-pub struct Domain(DomainText);
-
-/// Where the octets of a [`Domain`] are.
-#[derive(Clone)]
-enum DomainText {
-    /// `octets[..len]`.
-    Inline {
-        len: u8,
-        octets: [u8; Domain::INLINE],
-    },
-    /// A slice of the input.
-    Shared(Bytes),
-}
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Domain(Text<{ Domain::INLINE }>);
 
 impl Domain {
     /// The longest name held in place rather than as a slice of the input.
@@ -48,29 +37,17 @@ impl Domain {
     /// A domain already checked, from `d`, a sub-slice of `base`.
     #[inline(always)]
     pub(crate) fn from_checked(base: &Bytes, d: &[u8]) -> Domain {
-        match u8::try_from(d.len()) {
-            Ok(len) if d.len() <= Domain::INLINE => {
-                let mut octets = [0u8; Domain::INLINE];
-                octets[..d.len()].copy_from_slice(d);
-                Domain(DomainText::Inline { len, octets })
-            }
-            _ => Domain(DomainText::Shared(base.slice_ref(d))),
-        }
+        Domain(Text::from_slice_of(base, d))
     }
 
     /// A domain already checked (or made by hand in tests).
     pub(crate) fn from_bytes(d: Bytes) -> Domain {
-        Domain::from_checked(&d, &d)
+        Domain(Text::from_bytes(d))
     }
 
     /// The domain as written.
     pub fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            DomainText::Inline { len, octets } => {
-                octets.get(..usize::from(*len)).unwrap_or_default()
-            }
-            DomainText::Shared(b) => b,
-        }
+        self.0.as_bytes()
     }
     /// The domain as text (always valid UTF-8 once parsed).
     pub fn as_str(&self) -> &str {
@@ -79,20 +56,6 @@ impl Domain {
     /// `true` when a label holds non-ASCII octets (a U-label), which needs SMTPUTF8.
     pub fn is_utf8(&self) -> bool {
         !self.as_bytes().is_ascii()
-    }
-}
-
-impl PartialEq for Domain {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for Domain {}
-
-impl core::hash::Hash for Domain {
-    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
-        self.as_bytes().hash(state);
     }
 }
 
@@ -149,14 +112,15 @@ impl<'a> LocalPart<'a> {
 
 /// `Local-part "@" ( Domain / address-literal )`.
 ///
-/// Held as written, in one buffer (one reference count for the whole address: this is parsed
-/// for every MAIL and RCPT), with the position of the `@` that ends the local part (a quoted
-/// local part may hold `@` too) and the kind of host; address literals are parsed once.
-/// Two mailboxes are equal when they are written alike.
+/// Held as written, in one piece, with the position of the `@` that ends the local part (a
+/// quoted local part may hold `@` too) and the kind of host; address literals are parsed
+/// once. Mailboxes of up to [`Mailbox::INLINE`] octets (most) are held in place, longer ones
+/// share the input buffer (see [`Domain`] for why). Two mailboxes are equal when they are
+/// written alike.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Mailbox {
     /// `local@host`, an address literal with its brackets.
-    text: Bytes,
+    text: Text<{ Mailbox::INLINE }>,
     /// Offset of the `@` that ends the local part (at most 64, RFC 5321 4.5.3.1.1).
     at: u8,
     /// What follows the `@`.
@@ -176,6 +140,9 @@ enum HostKind {
 }
 
 impl Mailbox {
+    /// The longest mailbox held in place rather than as a slice of the input.
+    pub const INLINE: usize = 46;
+
     /// Builds a mailbox from its parts, checked as if parsed.
     ///
     /// ```
@@ -196,15 +163,19 @@ impl Mailbox {
 
     /// The mailbox as written: `local@host`.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.text
+        self.text.as_bytes()
     }
     /// The local part.
     pub fn local_part(&self) -> LocalPart<'_> {
-        LocalPart(self.text.get(..usize::from(self.at)).unwrap_or_default())
+        LocalPart(
+            self.as_bytes()
+                .get(..usize::from(self.at))
+                .unwrap_or_default(),
+        )
     }
     /// The host as written after the `@` (an address literal with its brackets).
     pub fn host_bytes(&self) -> &[u8] {
-        self.text
+        self.as_bytes()
             .get(usize::from(self.at) + 1..)
             .unwrap_or_default()
     }
@@ -215,28 +186,33 @@ impl Mailbox {
             _ => None,
         }
     }
-    /// The domain or address literal, as a value of its own (sharing this mailbox's buffer).
+    /// The domain or address literal, as a value of its own (sharing the input buffer when
+    /// this mailbox does).
     pub fn host(&self) -> Host {
-        let start = usize::from(self.at) + 1;
-        let host = self.text.slice(start.min(self.text.len())..);
+        let host = self.host_bytes();
         match self.host {
-            HostKind::Domain => Host::Domain(Domain::from_checked(&host, &host)),
+            HostKind::Domain => Host::Domain(Domain(self.text.sub(host))),
             HostKind::Ipv4(a) => Host::Literal(AddressLiteral::Ipv4(a)),
             HostKind::Ipv6(a) => Host::Literal(AddressLiteral::Ipv6(a)),
             HostKind::General { colon } => {
                 // `[tag:content]`: both parts without the brackets.
                 let colon = usize::try_from(colon).unwrap_or(usize::MAX);
                 let end = host.len().saturating_sub(1);
-                let tag = host.slice(1.min(end)..colon.min(end));
-                let content = host.slice(colon.saturating_add(1).min(end)..end);
-                Host::Literal(AddressLiteral::General { tag, content })
+                let tag = host.get(1.min(end)..colon.min(end)).unwrap_or_default();
+                let content = host
+                    .get(colon.saturating_add(1).min(end)..end)
+                    .unwrap_or_default();
+                Host::Literal(AddressLiteral::General {
+                    tag: self.text.sub_bytes(tag),
+                    content: self.text.sub_bytes(content),
+                })
             }
         }
     }
     /// `true` when the mailbox needs SMTPUTF8 (RFC 6531): non-ASCII octets occur only in a
     /// UTF-8 local part or U-labels.
     pub fn is_utf8(&self) -> bool {
-        !self.text.is_ascii()
+        !self.as_bytes().is_ascii()
     }
 }
 
@@ -612,7 +588,7 @@ impl MailboxSpan<'_> {
     #[inline(always)]
     pub(crate) fn to_mailbox(self, line: &Bytes) -> Mailbox {
         Mailbox {
-            text: line.slice_ref(self.text),
+            text: Text::from_slice_of(line, self.text),
             at: self.at,
             host: self.host,
         }
@@ -814,12 +790,12 @@ impl Mailbox {
 
     /// Appends `local@host` as written.
     pub fn write(&self, out: &mut BytesMut) {
-        out.extend_from_slice(&self.text);
+        out.extend_from_slice(self.as_bytes());
     }
 
     /// The number of octets [`Mailbox::write`] appends.
     fn wire_len_hint(&self) -> usize {
-        self.text.len()
+        self.as_bytes().len()
     }
 }
 
@@ -970,7 +946,7 @@ impl fmt::Display for LocalPart<'_> {
 
 impl fmt::Display for Mailbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_lossy(f, &self.text)
+        write_lossy(f, self.as_bytes())
     }
 }
 

@@ -98,6 +98,7 @@ pub mod sasl;
 mod secret;
 pub mod server;
 mod status;
+mod text;
 mod time;
 pub mod tls;
 pub mod trace;

@@ -7,6 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::ParseError;
 use crate::options::{ParseOptions, PathSyntax};
+use crate::text::Text;
 use crate::xtext;
 
 /// `BODY=` (RFC 6152, RFC 3030).
@@ -45,18 +46,22 @@ pub enum Notify {
     },
 }
 
-/// `ORCPT=addr-type;xtext` (RFC 3461 4.2), held as sent (one buffer) and decoded on demand.
+/// `ORCPT=addr-type;xtext` (RFC 3461 4.2), held as sent in one piece (in place when short,
+/// see [`Domain`](crate::Domain) for why) and decoded on demand.
 ///
 /// Two values are equal when they are written alike.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Orcpt {
     /// `addr-type ";" xtext` as sent.
-    text: Bytes,
+    text: Text<{ Orcpt::INLINE }>,
     /// Offset of the `;`.
     semi: usize,
 }
 
 impl Orcpt {
+    /// The longest value held in place rather than as a slice of the input.
+    pub const INLINE: usize = 46;
+
     /// Builds the parameter from an address type (an atom, e.g. `rfc822`) and the original
     /// recipient, which is xtext-encoded here.
     ///
@@ -78,12 +83,15 @@ impl Orcpt {
 
     /// The address type, e.g. `rfc822` or `utf-8`.
     pub fn addr_type(&self) -> &[u8] {
-        self.text.get(..self.semi).unwrap_or_default()
+        self.text.as_bytes().get(..self.semi).unwrap_or_default()
     }
 
     /// The original recipient as sent (xtext; raw UTF-8 may occur with the `utf-8` type).
     pub fn address_xtext(&self) -> &[u8] {
-        self.text.get(self.semi + 1..).unwrap_or_default()
+        self.text
+            .as_bytes()
+            .get(self.semi + 1..)
+            .unwrap_or_default()
     }
 
     /// The original recipient, xtext-decoded; allocates only when it holds `+XX`.
@@ -95,7 +103,7 @@ impl Orcpt {
 
     /// Appends `addr-type;xtext` as sent.
     fn write(&self, out: &mut BytesMut) {
-        out.extend_from_slice(&self.text);
+        out.extend_from_slice(self.text.as_bytes());
     }
 }
 
@@ -679,7 +687,7 @@ fn parse_orcpt(line: &Bytes, v: &[u8]) -> Result<Orcpt, ParseError> {
     let utf8_ok = addr_type.eq_ignore_ascii_case(b"utf-8");
     xtext::check(address, utf8_ok).map_err(|_| bad)?;
     Ok(Orcpt {
-        text: line.slice_ref(v),
+        text: Text::from_slice_of(line, v),
         semi,
     })
 }

@@ -655,13 +655,30 @@ fn huge_parameters_rejected_by_length() {
 
 #[test]
 fn fields_are_slices_of_the_line() {
-    let line = Bytes::from_static(b"MAIL FROM:<user@example.org> ENVID=abc");
+    // Long enough that the mailbox and the ORCPT are not held in place.
+    let line = Bytes::from_static(
+        b"RCPT TO:<a.rather.longer.local.part.for.this.test@mail.example.org> ORCPT=rfc822;a.rather.longer.local.part.for.this.test@mail.example.org X-P=abc",
+    );
     let cmd = Command::parse_line(&line, &strict()).unwrap();
     let range = line.as_ptr_range();
     let m = mailbox(&cmd);
+    assert!(m.as_bytes().len() > Mailbox::INLINE);
     assert!(range.contains(&m.local_part().as_bytes().as_ptr()));
     assert!(range.contains(&m.host_bytes().as_ptr()));
-    assert!(range.contains(&mail_params(&cmd).extra().envid.as_ref().unwrap().as_ptr()));
+    let p = rcpt_params(&cmd);
+    assert!(range.contains(&p.orcpt.as_ref().unwrap().addr_type().as_ptr()));
+    assert!(range.contains(&p.extra().unknown[0].value.as_ref().unwrap().as_ptr()));
+    // Short ones are copied, and equal all the same.
+    let short = Bytes::from_static(b"MAIL FROM:<user@example.org> ENVID=abc");
+    let cmd = Command::parse_line(&short, &strict()).unwrap();
+    assert!(!short
+        .as_ptr_range()
+        .contains(&mailbox(&cmd).as_bytes().as_ptr()));
+    assert!(short
+        .as_ptr_range()
+        .contains(&mail_params(&cmd).extra().envid.as_ref().unwrap().as_ptr()));
+    let copy = Bytes::copy_from_slice(&short);
+    assert_eq!(Command::parse_line(&copy, &strict()).unwrap(), cmd);
 }
 
 fn domain_ptr(h: &Host) -> *const u8 {
