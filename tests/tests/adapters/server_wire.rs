@@ -341,7 +341,7 @@ pub fn graceful_shutdown_finishes_an_in_flight_message<A: AdapterUnderTest>() {
     let server = TestServer::start::<A>(
         "shutdown",
         Options {
-            shutdown_grace: Some(Duration::from_secs(3)),
+            shutdown_grace: Some(Duration::from_secs(5)),
             ..Options::default()
         },
     );
