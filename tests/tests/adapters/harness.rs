@@ -8,8 +8,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -56,6 +57,46 @@ pub enum HandlerSpec {
     },
     /// A handler with every default of the `Handler` trait (accepts all, refuses AUTH).
     Defaults,
+    /// The defaults, except that the first body chunk waits until `gate` opens; body octets
+    /// are counted into `received` and the end of message's size stored in `message_size`.
+    Stalled {
+        /// Opened by the test.
+        gate: Arc<Gate>,
+        /// Body octets handed to the handler.
+        received: Arc<AtomicU64>,
+        /// `EndOfMessage::size`.
+        message_size: Arc<AtomicU64>,
+    },
+}
+
+/// A door a handler's future can wait at, opened from any thread (runtime-neutral).
+#[derive(Debug, Default)]
+pub struct Gate {
+    state: Mutex<(bool, Option<Waker>)>,
+}
+
+impl Gate {
+    /// Opens the gate and wakes the waiting future, if any.
+    pub fn open(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 = true;
+        if let Some(waker) = state.1.take() {
+            waker.wake();
+        }
+    }
+
+    /// Resolves once the gate is open.
+    pub fn wait(&self) -> impl std::future::Future<Output = ()> + Send + '_ {
+        std::future::poll_fn(move |cx| {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if state.0 {
+                Poll::Ready(())
+            } else {
+                state.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
 }
 
 /// A server to start.
@@ -344,6 +385,28 @@ macro_rules! adapter_under_test {
                 struct Defaults;
                 impl Handler for Defaults {}
 
+                /// See [`HandlerSpec::Stalled`].
+                struct Stalled {
+                    gate: Arc<$crate::harness::Gate>,
+                    received: Arc<std::sync::atomic::AtomicU64>,
+                    message_size: Arc<std::sync::atomic::AtomicU64>,
+                }
+                impl Handler for Stalled {
+                    async fn body(&mut self, chunk: bytes::Bytes) {
+                        self.gate.wait().await;
+                        self.received
+                            .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    async fn end_of_message(
+                        &mut self,
+                        message: &smtp_proto::server::EndOfMessage,
+                    ) -> $krate::server::Decision {
+                        self.message_size
+                            .store(message.size, std::sync::atomic::Ordering::SeqCst);
+                        $krate::server::Decision::Accept
+                    }
+                }
+
                 $crate::harness::RunningServer::spawn($product, move |bound, done| {
                     let result = $block_on(async move {
                         let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -362,7 +425,7 @@ macro_rules! adapter_under_test {
                                 }
                                 Some(Arc::new(policy))
                             }
-                            HandlerSpec::Defaults => None,
+                            HandlerSpec::Defaults | HandlerSpec::Stalled { .. } => None,
                         };
                         let mut builder = Server::builder(spec.config)
                             .listen(loopback)
@@ -389,15 +452,31 @@ macro_rules! adapter_under_test {
                             server.implicit_tls_addrs(),
                             Box::new(move || handle.shutdown()) as Box<dyn Fn() + Send>,
                         )));
-                        match maildir_policy {
-                            Some(policy) => {
+                        match (maildir_policy, spec.handler) {
+                            (Some(policy), _) => {
                                 server
                                     .serve(move |c: &ConnectionInfo| {
                                         MaildirHandler::new(Arc::clone(&policy), c)
                                     })
                                     .await
                             }
-                            None => server.serve(|_: &ConnectionInfo| Defaults).await,
+                            (
+                                None,
+                                HandlerSpec::Stalled {
+                                    gate,
+                                    received,
+                                    message_size,
+                                },
+                            ) => {
+                                server
+                                    .serve(move |_: &ConnectionInfo| Stalled {
+                                        gate: Arc::clone(&gate),
+                                        received: Arc::clone(&received),
+                                        message_size: Arc::clone(&message_size),
+                                    })
+                                    .await
+                            }
+                            (None, _) => server.serve(|_: &ConnectionInfo| Defaults).await,
                         }
                     });
                     let _ = done.send(result.map_err(|e| e.to_string()));

@@ -55,6 +55,7 @@ macro_rules! suite_for {
                 server_wire::graceful_shutdown_finishes_an_in_flight_message,
                 server_wire::connection_broken_mid_data_stores_nothing,
                 server_wire::bdat_chunks_are_stored_exactly,
+                server_wire::a_stalled_handler_stops_the_server_reading,
                 server_wire::megabyte_line_gets_500_5_5_6,
                 server_wire::smuggled_end_of_data_is_refused,
                 server_wire::ten_thousand_recipients_are_capped,
