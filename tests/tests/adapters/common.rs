@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use smtp_proto::sasl::Mechanism;
 use smtp_proto::server::{AuthTlsPolicy, MailAuthPolicy, ServerConfig};
 
@@ -70,6 +70,7 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 /// A self-signed certificate for `localhost`: as rustls wants it, as PEM files, and a
 /// client configuration that trusts it.
 pub struct TestCert {
+    pub der: CertificateDer<'static>,
     pub pem_path: PathBuf,
     pub config: Arc<rustls::ServerConfig>,
     pub client: Arc<rustls::ClientConfig>,
@@ -98,6 +99,7 @@ pub fn test_cert(dir: &Path) -> TestCert {
         .with_root_certificates(roots)
         .with_no_client_auth();
     TestCert {
+        der,
         pem_path,
         config: Arc::new(config),
         client: Arc::new(client),
