@@ -243,6 +243,9 @@ pub enum ClientStep {
     Send(Envelope, Bytes),
     /// `Client::send_reader` with a reader that hands out at most `usize` octets per read.
     Streamed(Envelope, Bytes, usize),
+    /// `Client::send_reader` with a reader that never yields a byte and never ends: only a
+    /// refusal by the server can end the send.
+    NeverEndingBody(Envelope),
 }
 
 /// The outcome of one recipient.
@@ -252,6 +255,10 @@ pub struct RecipientView {
     pub class: OutcomeClass,
     /// The code of the final reply covering it (LMTP: its own), if any.
     pub message_code: Option<u16>,
+    /// The code of the reply that decided its fate (`RecipientDelivery::reply`).
+    pub reply_code: Option<u16>,
+    /// Not attempted (server LIMITS).
+    pub deferred: bool,
 }
 
 /// A `Delivery` in adapter-neutral terms.
@@ -293,6 +300,12 @@ pub enum ClientFailure {
     AuthFailed(u16),
     /// TLS required but STARTTLS not offered.
     TlsUnavailable,
+    /// Replies pipelined after the `220` to STARTTLS (response injection).
+    StartTlsInjection,
+    /// The server closed the connection, or the socket failed.
+    ConnectionLost,
+    /// A timeout (`{:?}` of which one).
+    Timeout(String),
     /// Anything else (`{:?}` of the adapter's error).
     Other(String),
 }
@@ -323,6 +336,7 @@ pub fn run_bounded<T: Send + 'static>(
 pub struct SmallReads {
     rest: Bytes,
     max_read: usize,
+    endless: bool,
 }
 
 impl SmallReads {
@@ -331,6 +345,16 @@ impl SmallReads {
         SmallReads {
             rest: body,
             max_read: max_read.max(1),
+            endless: false,
+        }
+    }
+
+    /// A source that never yields a byte and never ends (its reads stay pending).
+    pub fn never() -> SmallReads {
+        SmallReads {
+            rest: Bytes::new(),
+            max_read: 1,
+            endless: true,
         }
     }
 
@@ -346,6 +370,9 @@ impl tokio::io::AsyncRead for SmallReads {
         _cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
+        if self.endless {
+            return std::task::Poll::Pending;
+        }
         let piece = self.take(buf.remaining());
         buf.put_slice(&piece);
         std::task::Poll::Ready(Ok(()))
@@ -504,6 +531,13 @@ macro_rules! adapter_under_test {
                         Error::Session(ClientError::TlsUnavailable) => {
                             ClientFailure::TlsUnavailable
                         }
+                        Error::Session(ClientError::StartTlsInjection(_)) => {
+                            ClientFailure::StartTlsInjection
+                        }
+                        Error::Session(ClientError::ConnectionLost) | Error::Io(_) => {
+                            ClientFailure::ConnectionLost
+                        }
+                        Error::Timeout(which) => ClientFailure::Timeout(format!("{which:?}")),
                         other => ClientFailure::Other(format!("{other:?}")),
                     }
                 }
@@ -547,6 +581,10 @@ macro_rules! adapter_under_test {
                                         let mut reader = SmallReads::new(body, max_read);
                                         client.send_reader(envelope, &mut reader).await
                                     }
+                                    ClientStep::NeverEndingBody(envelope) => {
+                                        let mut reader = SmallReads::never();
+                                        client.send_reader(envelope, &mut reader).await
+                                    }
                                 }
                                 .map_err(failure)?;
                                 run.deliveries.push(DeliveryView {
@@ -564,6 +602,8 @@ macro_rules! adapter_under_test {
                                                 .message
                                                 .as_ref()
                                                 .map(|m| m.reply.code().as_u16()),
+                                            reply_code: r.reply().map(|r| r.code().as_u16()),
+                                            deferred: r.deferred.is_some(),
                                         })
                                         .collect(),
                                     failed: delivery.failure.is_some(),
