@@ -20,7 +20,7 @@
 //! it directly; TLS is `futures-rustls` (ring provider) with a user-supplied
 //! `rustls::ServerConfig`. The aliases ([`server::Server`], [`client::Client`], ...) name the
 //! runtime of the enabled feature ([`DefaultRuntime`]); with both features on, both runtime
-//! types exist, the aliases name [`AsyncStd`], and the driver's generic types name the
+//! types exist, the aliases name `AsyncStd`, and the driver's generic types name the
 //! other, e.g. `smtp_driver::server::Server::<Smol>::builder(..)`.
 //!
 //! - [`server`]: listeners, a [`server::Handler`] per connection, STARTTLS and implicit TLS,
@@ -62,12 +62,12 @@ pub use runtime::Smol;
 pub use smtp_driver::error;
 pub use smtp_driver::Error;
 
-/// The runtime the aliases name when none is given: [`AsyncStd`] when its feature is on,
-/// else [`Smol`].
+/// The runtime the aliases name when none is given: `AsyncStd` when its feature is on,
+/// else `Smol`.
 #[cfg(feature = "async-std")]
 pub type DefaultRuntime = runtime::AsyncStd;
-/// The runtime the aliases name when none is given: [`AsyncStd`] when its feature is on,
-/// else [`Smol`].
+/// The runtime the aliases name when none is given: `AsyncStd` when its feature is on,
+/// else `Smol`.
 #[cfg(all(feature = "smol", not(feature = "async-std")))]
 pub type DefaultRuntime = runtime::Smol;
 

@@ -4,7 +4,7 @@
 //! `TcpStream` is an `Async<std::net::TcpStream>` inside, and so is a smol one), so this
 //! crate uses `async-io` directly for TCP and timers: one [`Stream`], one [`Listener`] and one
 //! [`Timer`] serve both. The runtimes differ only in where tasks and blocking work run, which
-//! is all [`AsyncStd`] and [`Smol`] say. TLS is futures-rustls over the `futures-io` traits.
+//! is all `AsyncStd` and `Smol` say. TLS is futures-rustls over the `futures-io` traits.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -22,7 +22,7 @@ use smtp_driver::runtime;
 use smtp_proto::TlsInfo;
 
 /// async-std as the driver sees it: tasks on `async_std::task::spawn`, blocking work on
-/// `async_std::task::spawn_blocking`. async-std was discontinued in 2025; prefer [`Smol`].
+/// `async_std::task::spawn_blocking`. async-std was discontinued in 2025; prefer `Smol`.
 #[cfg(feature = "async-std")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AsyncStd;
@@ -258,5 +258,68 @@ impl runtime::Transport for Stream {
 
     fn set_nodelay(&self) -> io::Result<()> {
         self.tcp().set_nodelay(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    /// Hands out its octets at most `max` at a time.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        max: usize,
+    }
+
+    impl AsyncRead for Trickle<'_> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = self.data.len().min(buf.len()).min(self.max);
+            let (head, rest) = self.data.split_at(n);
+            buf[..n].copy_from_slice(head);
+            self.data = rest;
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    #[test]
+    fn reads_append_into_the_spare_capacity_only() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let data = b"hello world, and more";
+        let mut reader = Trickle { data, max: 5 };
+        let mut buf = BytesMut::with_capacity(8);
+        buf.extend_from_slice(b">");
+        let mut expected = b">".to_vec();
+        let mut offered = 0;
+        while offered < data.len() {
+            let spare = buf.capacity() - buf.len();
+            if spare == 0 {
+                buf.reserve(3);
+                continue;
+            }
+            let Poll::Ready(Ok(n)) = read_into(&mut reader, &mut cx, &mut buf) else {
+                panic!("a ready reader")
+            };
+            assert_eq!(
+                n,
+                spare.min(5).min(data.len() - offered),
+                "bounded by spare capacity"
+            );
+            expected.extend_from_slice(&data[offered..offered + n]);
+            offered += n;
+            assert_eq!(&buf[..], &expected[..], "appended, nothing else");
+        }
+        let mut full = BytesMut::new();
+        assert!(
+            matches!(
+                read_into(&mut reader, &mut cx, &mut full),
+                Poll::Ready(Ok(0))
+            ),
+            "no spare capacity: nothing read"
+        );
     }
 }
