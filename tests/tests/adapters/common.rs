@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use smtp_proto::sasl::Mechanism;
 use smtp_proto::server::{AuthTlsPolicy, MailAuthPolicy, ServerConfig};
 
@@ -70,6 +70,7 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 /// A self-signed certificate for `localhost`: as rustls wants it, as PEM files, and a
 /// client configuration that trusts it.
 pub struct TestCert {
+    pub der: CertificateDer<'static>,
     pub pem_path: PathBuf,
     pub config: Arc<rustls::ServerConfig>,
     pub client: Arc<rustls::ClientConfig>,
@@ -98,6 +99,7 @@ pub fn test_cert(dir: &Path) -> TestCert {
         .with_root_certificates(roots)
         .with_no_client_auth();
     TestCert {
+        der,
         pem_path,
         config: Arc::new(config),
         client: Arc::new(client),
@@ -344,7 +346,7 @@ pub fn show(output: &std::process::Output) -> String {
     )
 }
 
-/// The soft limit on open files, raised towards `want` (up to the hard limit) with
+/// The soft limit on open files, raised towards `want` (past the hard limit only as root) with
 /// util-linux's `prlimit` on this process when it is lower: the workspace forbids the
 /// `unsafe` a direct `setrlimit` would need.
 pub fn raise_fd_limit(want: u64) -> u64 {
@@ -368,10 +370,32 @@ pub fn raise_fd_limit(want: u64) -> u64 {
     if soft >= want {
         return soft;
     }
-    let target = want.min(hard);
-    let _ = std::process::Command::new("prlimit")
-        .arg(format!("--pid={}", std::process::id()))
-        .arg(format!("--nofile={target}:{hard}"))
-        .status();
+    let prlimit = |soft: u64, hard: u64| {
+        let _ = std::process::Command::new("prlimit")
+            .arg(format!("--pid={}", std::process::id()))
+            .arg(format!("--nofile={soft}:{hard}"))
+            .stderr(std::process::Stdio::null())
+            .status();
+    };
+    if hard < want {
+        // Raising the hard limit needs CAP_SYS_RESOURCE (CI runs as root).
+        prlimit(want, want);
+    }
+    if current().0 < want {
+        prlimit(want.min(hard), hard);
+    }
     current().0
+}
+
+/// Open files this test may use: all of the soft limit (raised towards `want`, less what the
+/// rest of the process holds) when it reaches `want`, otherwise half of it, since another
+/// test with many connections may run at the same time in this process.
+pub fn fd_budget(want: u64) -> u64 {
+    let soft = raise_fd_limit(want);
+    let usable = soft.saturating_sub(256);
+    if soft >= want {
+        usable
+    } else {
+        usable / 2
+    }
 }

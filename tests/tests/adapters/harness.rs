@@ -8,8 +8,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -56,6 +57,46 @@ pub enum HandlerSpec {
     },
     /// A handler with every default of the `Handler` trait (accepts all, refuses AUTH).
     Defaults,
+    /// The defaults, except that the first body chunk waits until `gate` opens; body octets
+    /// are counted into `received` and the end of message's size stored in `message_size`.
+    Stalled {
+        /// Opened by the test.
+        gate: Arc<Gate>,
+        /// Body octets handed to the handler.
+        received: Arc<AtomicU64>,
+        /// `EndOfMessage::size`.
+        message_size: Arc<AtomicU64>,
+    },
+}
+
+/// A door a handler's future can wait at, opened from any thread (runtime-neutral).
+#[derive(Debug, Default)]
+pub struct Gate {
+    state: Mutex<(bool, Option<Waker>)>,
+}
+
+impl Gate {
+    /// Opens the gate and wakes the waiting future, if any.
+    pub fn open(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 = true;
+        if let Some(waker) = state.1.take() {
+            waker.wake();
+        }
+    }
+
+    /// Resolves once the gate is open.
+    pub fn wait(&self) -> impl std::future::Future<Output = ()> + Send + '_ {
+        std::future::poll_fn(move |cx| {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if state.0 {
+                Poll::Ready(())
+            } else {
+                state.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
 }
 
 /// A server to start.
@@ -202,6 +243,9 @@ pub enum ClientStep {
     Send(Envelope, Bytes),
     /// `Client::send_reader` with a reader that hands out at most `usize` octets per read.
     Streamed(Envelope, Bytes, usize),
+    /// `Client::send_reader` with a reader that never yields a byte and never ends: only a
+    /// refusal by the server can end the send.
+    NeverEndingBody(Envelope),
 }
 
 /// The outcome of one recipient.
@@ -211,6 +255,10 @@ pub struct RecipientView {
     pub class: OutcomeClass,
     /// The code of the final reply covering it (LMTP: its own), if any.
     pub message_code: Option<u16>,
+    /// The code of the reply that decided its fate (`RecipientDelivery::reply`).
+    pub reply_code: Option<u16>,
+    /// Not attempted (server LIMITS).
+    pub deferred: bool,
 }
 
 /// A `Delivery` in adapter-neutral terms.
@@ -252,6 +300,12 @@ pub enum ClientFailure {
     AuthFailed(u16),
     /// TLS required but STARTTLS not offered.
     TlsUnavailable,
+    /// Replies pipelined after the `220` to STARTTLS (response injection).
+    StartTlsInjection,
+    /// The server closed the connection, or the socket failed.
+    ConnectionLost,
+    /// A timeout (`{:?}` of which one).
+    Timeout(String),
     /// Anything else (`{:?}` of the adapter's error).
     Other(String),
 }
@@ -282,6 +336,7 @@ pub fn run_bounded<T: Send + 'static>(
 pub struct SmallReads {
     rest: Bytes,
     max_read: usize,
+    endless: bool,
 }
 
 impl SmallReads {
@@ -290,6 +345,16 @@ impl SmallReads {
         SmallReads {
             rest: body,
             max_read: max_read.max(1),
+            endless: false,
+        }
+    }
+
+    /// A source that never yields a byte and never ends (its reads stay pending).
+    pub fn never() -> SmallReads {
+        SmallReads {
+            rest: Bytes::new(),
+            max_read: 1,
+            endless: true,
         }
     }
 
@@ -305,6 +370,9 @@ impl tokio::io::AsyncRead for SmallReads {
         _cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
+        if self.endless {
+            return std::task::Poll::Pending;
+        }
         let piece = self.take(buf.remaining());
         buf.put_slice(&piece);
         std::task::Poll::Ready(Ok(()))
@@ -344,6 +412,28 @@ macro_rules! adapter_under_test {
                 struct Defaults;
                 impl Handler for Defaults {}
 
+                /// See [`HandlerSpec::Stalled`].
+                struct Stalled {
+                    gate: Arc<$crate::harness::Gate>,
+                    received: Arc<std::sync::atomic::AtomicU64>,
+                    message_size: Arc<std::sync::atomic::AtomicU64>,
+                }
+                impl Handler for Stalled {
+                    async fn body(&mut self, chunk: bytes::Bytes) {
+                        self.gate.wait().await;
+                        self.received
+                            .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    async fn end_of_message(
+                        &mut self,
+                        message: &smtp_proto::server::EndOfMessage,
+                    ) -> $krate::server::Decision {
+                        self.message_size
+                            .store(message.size, std::sync::atomic::Ordering::SeqCst);
+                        $krate::server::Decision::Accept
+                    }
+                }
+
                 $crate::harness::RunningServer::spawn($product, move |bound, done| {
                     let result = $block_on(async move {
                         let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -362,7 +452,7 @@ macro_rules! adapter_under_test {
                                 }
                                 Some(Arc::new(policy))
                             }
-                            HandlerSpec::Defaults => None,
+                            HandlerSpec::Defaults | HandlerSpec::Stalled { .. } => None,
                         };
                         let mut builder = Server::builder(spec.config)
                             .listen(loopback)
@@ -389,15 +479,31 @@ macro_rules! adapter_under_test {
                             server.implicit_tls_addrs(),
                             Box::new(move || handle.shutdown()) as Box<dyn Fn() + Send>,
                         )));
-                        match maildir_policy {
-                            Some(policy) => {
+                        match (maildir_policy, spec.handler) {
+                            (Some(policy), _) => {
                                 server
                                     .serve(move |c: &ConnectionInfo| {
                                         MaildirHandler::new(Arc::clone(&policy), c)
                                     })
                                     .await
                             }
-                            None => server.serve(|_: &ConnectionInfo| Defaults).await,
+                            (
+                                None,
+                                HandlerSpec::Stalled {
+                                    gate,
+                                    received,
+                                    message_size,
+                                },
+                            ) => {
+                                server
+                                    .serve(move |_: &ConnectionInfo| Stalled {
+                                        gate: Arc::clone(&gate),
+                                        received: Arc::clone(&received),
+                                        message_size: Arc::clone(&message_size),
+                                    })
+                                    .await
+                            }
+                            (None, _) => server.serve(|_: &ConnectionInfo| Defaults).await,
                         }
                     });
                     let _ = done.send(result.map_err(|e| e.to_string()));
@@ -425,6 +531,13 @@ macro_rules! adapter_under_test {
                         Error::Session(ClientError::TlsUnavailable) => {
                             ClientFailure::TlsUnavailable
                         }
+                        Error::Session(ClientError::StartTlsInjection(_)) => {
+                            ClientFailure::StartTlsInjection
+                        }
+                        Error::Session(ClientError::ConnectionLost) | Error::Io(_) => {
+                            ClientFailure::ConnectionLost
+                        }
+                        Error::Timeout(which) => ClientFailure::Timeout(format!("{which:?}")),
                         other => ClientFailure::Other(format!("{other:?}")),
                     }
                 }
@@ -468,6 +581,10 @@ macro_rules! adapter_under_test {
                                         let mut reader = SmallReads::new(body, max_read);
                                         client.send_reader(envelope, &mut reader).await
                                     }
+                                    ClientStep::NeverEndingBody(envelope) => {
+                                        let mut reader = SmallReads::never();
+                                        client.send_reader(envelope, &mut reader).await
+                                    }
                                 }
                                 .map_err(failure)?;
                                 run.deliveries.push(DeliveryView {
@@ -485,6 +602,8 @@ macro_rules! adapter_under_test {
                                                 .message
                                                 .as_ref()
                                                 .map(|m| m.reply.code().as_u16()),
+                                            reply_code: r.reply().map(|r| r.code().as_u16()),
+                                            deferred: r.deferred.is_some(),
                                         })
                                         .collect(),
                                     failed: delivery.failure.is_some(),

@@ -13,6 +13,7 @@
 #![allow(unreachable_pub)]
 
 mod client_peers;
+mod client_wire;
 mod common;
 mod harness;
 mod reference;
@@ -55,6 +56,7 @@ macro_rules! suite_for {
                 server_wire::graceful_shutdown_finishes_an_in_flight_message,
                 server_wire::connection_broken_mid_data_stores_nothing,
                 server_wire::bdat_chunks_are_stored_exactly,
+                server_wire::a_stalled_handler_stops_the_server_reading,
                 server_wire::megabyte_line_gets_500_5_5_6,
                 server_wire::smuggled_end_of_data_is_refused,
                 server_wire::ten_thousand_recipients_are_capped,
@@ -78,6 +80,15 @@ macro_rules! suite_for {
                 client_peers::aiosmtpd_accept_any_certificate_is_an_opt_in_that_works,
                 client_peers::aiosmtpd_required_tls_without_starttls_sends_nothing,
                 client_peers::aiosmtpd_lmtp_delivery_reports_each_recipient,
+                client_wire::client_implicit_tls_delivers_over_tls_from_the_first_byte,
+                client_wire::client_starttls_upgrades_the_same_connection,
+                client_wire::client_refuses_replies_injected_after_starttls,
+                client_wire::client_times_out_on_a_silent_server,
+                client_wire::client_sees_a_server_that_closes_mid_session_as_an_error,
+                client_wire::client_sends_recipients_over_rcptmax_in_further_transactions,
+                client_wire::client_ends_a_streamed_send_on_a_refused_data,
+                client_wire::client_writes_each_flight_in_one_write,
+                client_wire::client_and_server_against_smtp_tokio,
                 #[ignore = "measurement: run by hand with --ignored --nocapture"]
                 client_peers::sink_throughput_1kib_messages_one_connection,
             );

@@ -100,6 +100,14 @@ impl Wire {
         self.buf.drain(..).collect()
     }
 
+    /// The TCP socket of a plaintext connection.
+    pub fn raw_socket(&self) -> &TcpStream {
+        match &self.stream {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(_) => panic!("not a plaintext connection"),
+        }
+    }
+
     pub fn send(&mut self, data: &[u8]) {
         self.stream.write_all(data).expect("write");
     }
