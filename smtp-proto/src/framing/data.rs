@@ -10,7 +10,6 @@
 //! (`<LF>.<LF>`, `<CR>.<CR>`, `<CRLF>.<LF>`, ...) can end a message early.
 
 use bytes::Bytes;
-use memchr::memmem;
 
 use super::InputQueue;
 use crate::Status;
@@ -71,8 +70,6 @@ const CRLF: Bytes = Bytes::from_static(b"\r\n");
 #[derive(Debug)]
 pub(crate) struct DataDecoder {
     carry: Carry,
-    /// Finds `<CRLF>.`: the only places where a line can start with a dot.
-    dot_line: memmem::Finder<'static>,
     policy: BareLineEndingPolicy,
     discard: bool,
     bare_seen: bool,
@@ -83,7 +80,6 @@ impl DataDecoder {
     pub(crate) fn new(policy: BareLineEndingPolicy) -> Self {
         DataDecoder {
             carry: Carry::LineStart,
-            dot_line: memmem::Finder::new(b"\r\n."),
             policy,
             discard: false,
             bare_seen: false,
@@ -270,8 +266,9 @@ impl DataDecoder {
         let len = seg.len();
         // Bare CR/LF matter while the content is delivered, unless passed through as is.
         if self.discard || self.policy == BareLineEndingPolicy::Pass {
-            // Only `<CRLF>.` matters: `memmem` finds it (with AVX2 where the CPU has it).
-            return match self.dot_line.find(seg.get(pos..).unwrap_or_default()) {
+            // Only `<CRLF>.` matters: `memmem` finds it (with AVX2 where the CPU has it). A
+            // `Finder` kept in the decoder would make every session state as large as it.
+            return match memchr::memmem::find(seg.get(pos..).unwrap_or_default(), b"\r\n.") {
                 Some(k) => Skip::To(pos + k + 2, Carry::LineStart),
                 None => Skip::To(len, carry_after_run(seg, pos, len)),
             };
