@@ -65,14 +65,14 @@ pub enum Host {
 }
 
 /// The local part of a mailbox exactly as written: a dot-string, or a quoted-string with its
-/// quotes and backslashes. At most 64 octets (4.5.3.1.1).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct LocalPart(pub(crate) Bytes);
+/// quotes and backslashes. At most 64 octets (4.5.3.1.1). A view into its [`Mailbox`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LocalPart<'a>(&'a [u8]);
 
-impl LocalPart {
+impl<'a> LocalPart<'a> {
     /// The local part as written on the wire (quotes included when quoted).
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0
     }
     /// `true` for the quoted-string form.
     pub fn is_quoted(&self) -> bool {
@@ -85,24 +85,95 @@ impl LocalPart {
 }
 
 /// `Local-part "@" ( Domain / address-literal )`.
+///
+/// Held as written, in one buffer (one reference count for the whole address: this is parsed
+/// for every MAIL and RCPT), with the position of the `@` that ends the local part (a quoted
+/// local part may hold `@` too) and the kind of host; address literals are parsed once.
+/// Two mailboxes are equal when they are written alike.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Mailbox {
-    pub(crate) local_part: LocalPart,
-    pub(crate) host: Host,
+    /// `local@host`, an address literal with its brackets.
+    text: Bytes,
+    /// Offset of the `@` that ends the local part (at most 64, RFC 5321 4.5.3.1.1).
+    at: u8,
+    /// What follows the `@`.
+    host: HostKind,
+}
+
+/// The kind of host of a [`Mailbox`], with what an address literal holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum HostKind {
+    Domain,
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+    /// `[tag:content]`: the offset of the colon within the host (which starts with `[`).
+    General {
+        colon: u32,
+    },
 }
 
 impl Mailbox {
+    /// Builds a mailbox from its parts, checked as if parsed.
+    ///
+    /// ```
+    /// use smtp_proto::{Domain, Host, Mailbox, ParseOptions};
+    /// use bytes::Bytes;
+    /// let host = Host::parse(&Bytes::from_static(b"example.org"), &ParseOptions::default()).unwrap();
+    /// let m = Mailbox::new(b"\"a@b\"", &host).unwrap();
+    /// assert_eq!(m.to_string(), "\"a@b\"@example.org");
+    /// assert_eq!(m.domain(), Some("example.org"));
+    /// ```
+    pub fn new(local_part: &[u8], host: &Host) -> Result<Mailbox, ParseError> {
+        let mut text = BytesMut::with_capacity(local_part.len() + 1 + 32);
+        text.extend_from_slice(local_part);
+        text.put_u8(b'@');
+        host.write(&mut text);
+        Mailbox::parse(&text.freeze(), &ParseOptions::default())
+    }
+
+    /// The mailbox as written: `local@host`.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.text
+    }
     /// The local part.
-    pub fn local_part(&self) -> &LocalPart {
-        &self.local_part
+    pub fn local_part(&self) -> LocalPart<'_> {
+        LocalPart(self.text.get(..usize::from(self.at)).unwrap_or_default())
     }
-    /// The domain or address literal.
-    pub fn host(&self) -> &Host {
-        &self.host
+    /// The host as written after the `@` (an address literal with its brackets).
+    pub fn host_bytes(&self) -> &[u8] {
+        self.text
+            .get(usize::from(self.at) + 1..)
+            .unwrap_or_default()
     }
-    /// `true` when the mailbox needs SMTPUTF8 (RFC 6531).
+    /// The domain, unless the host is an address literal.
+    pub fn domain(&self) -> Option<&str> {
+        match self.host {
+            HostKind::Domain => core::str::from_utf8(self.host_bytes()).ok(),
+            _ => None,
+        }
+    }
+    /// The domain or address literal, as a value of its own (sharing this mailbox's buffer).
+    pub fn host(&self) -> Host {
+        let start = usize::from(self.at) + 1;
+        let host = self.text.slice(start.min(self.text.len())..);
+        match self.host {
+            HostKind::Domain => Host::Domain(Domain(host)),
+            HostKind::Ipv4(a) => Host::Literal(AddressLiteral::Ipv4(a)),
+            HostKind::Ipv6(a) => Host::Literal(AddressLiteral::Ipv6(a)),
+            HostKind::General { colon } => {
+                // `[tag:content]`: both parts without the brackets.
+                let colon = usize::try_from(colon).unwrap_or(usize::MAX);
+                let end = host.len().saturating_sub(1);
+                let tag = host.slice(1.min(end)..colon.min(end));
+                let content = host.slice(colon.saturating_add(1).min(end)..end);
+                Host::Literal(AddressLiteral::General { tag, content })
+            }
+        }
+    }
+    /// `true` when the mailbox needs SMTPUTF8 (RFC 6531): non-ASCII octets occur only in a
+    /// UTF-8 local part or U-labels.
     pub fn is_utf8(&self) -> bool {
-        self.local_part.is_utf8() || matches!(&self.host, Host::Domain(d) if d.is_utf8())
+        !self.text.is_ascii()
     }
 }
 
@@ -462,19 +533,22 @@ fn host_span(i: &[u8], underscore: Underscore) -> Result<(HostSpan<'_>, &[u8]), 
     Ok((HostSpan::Domain(d), rest))
 }
 
-/// A mailbox found in the line.
+/// A mailbox found in the line: its text (`local@host`), the offset of the `@` and the kind
+/// of host.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MailboxSpan<'a> {
-    local: &'a [u8],
-    host: HostSpan<'a>,
+    text: &'a [u8],
+    at: u8,
+    host: HostKind,
 }
 
 impl MailboxSpan<'_> {
     #[inline(always)]
     pub(crate) fn to_mailbox(self, line: &Bytes) -> Mailbox {
         Mailbox {
-            local_part: LocalPart(line.slice_ref(self.local)),
-            host: self.host.to_host(line),
+            text: line.slice_ref(self.text),
+            at: self.at,
+            host: self.host,
         }
     }
 }
@@ -485,10 +559,21 @@ fn mailbox_span(i: &[u8]) -> Result<(MailboxSpan<'_>, &[u8]), AddrError> {
     let (local, rest) = local_part(i).ok_or(AddrError::Syntax)?;
     let rest = rest.strip_prefix(b"@").ok_or(AddrError::Syntax)?;
     let (host, rest) = host_span(rest, Underscore::Reject)?;
-    if local.len() > MAX_LOCAL_PART {
-        return Err(AddrError::LocalPartTooLong);
-    }
-    Ok((MailboxSpan { local, host }, rest))
+    let at = u8::try_from(local.len())
+        .ok()
+        .filter(|&n| usize::from(n) <= MAX_LOCAL_PART)
+        .ok_or(AddrError::LocalPartTooLong)?;
+    let host = match host {
+        HostSpan::Domain(_) => HostKind::Domain,
+        HostSpan::Literal(LiteralSpan::Ipv4(a)) => HostKind::Ipv4(a),
+        HostSpan::Literal(LiteralSpan::Ipv6(a)) => HostKind::Ipv6(a),
+        HostSpan::Literal(LiteralSpan::General { tag, .. }) => HostKind::General {
+            // `[` and the tag come before the colon.
+            colon: u32::try_from(tag.len() + 1).map_err(|_| AddrError::Syntax)?,
+        },
+    };
+    let text = &i[..i.len() - rest.len()];
+    Ok((MailboxSpan { text, at, host }, rest))
 }
 
 /// `A-d-l ":"` (a source route, RFC 5321 4.1.2 and Appendix C) when `i` starts with `@`:
@@ -661,21 +746,14 @@ impl Mailbox {
         }
     }
 
-    /// Appends `local@host`.
+    /// Appends `local@host` as written.
     pub fn write(&self, out: &mut BytesMut) {
-        out.extend_from_slice(&self.local_part.0);
-        out.put_u8(b'@');
-        self.host.write(out);
+        out.extend_from_slice(&self.text);
     }
 
-    /// The number of octets [`Mailbox::write`] appends for a domain host.
+    /// The number of octets [`Mailbox::write`] appends.
     fn wire_len_hint(&self) -> usize {
-        self.local_part.0.len()
-            + 1
-            + match &self.host {
-                Host::Domain(d) => d.0.len(),
-                Host::Literal(_) => 48,
-            }
+        self.text.len()
     }
 }
 
@@ -818,15 +896,15 @@ impl fmt::Display for Host {
     }
 }
 
-impl fmt::Display for LocalPart {
+impl fmt::Display for LocalPart<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_lossy(f, &self.0)
+        write_lossy(f, self.0)
     }
 }
 
 impl fmt::Display for Mailbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.local_part, self.host)
+        write_lossy(f, &self.text)
     }
 }
 

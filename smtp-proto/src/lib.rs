@@ -104,7 +104,7 @@ pub mod trace;
 pub mod xtext;
 
 pub use address::{AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
-pub use command::{Command, MailParams, RcptParams};
+pub use command::{Command, MailExtras, MailParams, RcptExtras, RcptParams};
 pub use ehlo::{Capabilities, EhloError, EhloKeyword};
 pub use error::{ParseError, PathRole, ReplyError};
 pub use options::{LineEnding, ParseOptions, PathSyntax};

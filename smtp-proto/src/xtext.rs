@@ -14,6 +14,7 @@
 //! assert_eq!(&xtext::decode(&encoded).unwrap()[..], b"a+b=c d");
 //! ```
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -52,8 +53,34 @@ pub(crate) fn decode_slice(
     text: &[u8],
     allow_utf8: bool,
 ) -> Result<Bytes, XtextError> {
-    // One branch-free pass (it vectorizes): an octet is valid when it is `!`..=`~` other than
-    // `=` (xchar or the `+` of a hexchar), or non-ASCII when `allow_utf8`.
+    match decode_cow(text, allow_utf8)? {
+        Cow::Borrowed(_) => Ok(base.slice_ref(text)),
+        Cow::Owned(v) => Ok(Bytes::from(v)),
+    }
+}
+
+/// Checks that `text` is xtext (with raw non-ASCII octets when `allow_utf8`) without
+/// decoding it, so without allocating.
+pub(crate) fn check(text: &[u8], allow_utf8: bool) -> Result<(), XtextError> {
+    if !valid_octets(text, allow_utf8)? {
+        return Ok(());
+    }
+    let mut rest = text;
+    while let Some(plus) = memchr::memchr(b'+', rest) {
+        match rest.get(plus + 1..plus + 3) {
+            Some(&[h, l]) if upper_hex(h).is_some() && upper_hex(l).is_some() => {
+                rest = &rest[plus + 3..];
+            }
+            _ => return Err(XtextError),
+        }
+    }
+    Ok(())
+}
+
+/// One branch-free pass (it vectorizes): every octet is `!`..=`~` other than `=` (an xchar or
+/// the `+` of a hexchar), or non-ASCII when `allow_utf8`. Tells whether a `+` occurs.
+#[inline]
+fn valid_octets(text: &[u8], allow_utf8: bool) -> Result<bool, XtextError> {
     let mut plus = false;
     let mut bad = false;
     for &b in text {
@@ -64,8 +91,13 @@ pub(crate) fn decode_slice(
     if bad {
         return Err(XtextError);
     }
-    if !plus {
-        return Ok(base.slice_ref(text));
+    Ok(plus)
+}
+
+/// Decodes `text`, borrowing it when it holds no `+XX` (the common case: no allocation).
+pub(crate) fn decode_cow(text: &[u8], allow_utf8: bool) -> Result<Cow<'_, [u8]>, XtextError> {
+    if !valid_octets(text, allow_utf8)? {
+        return Ok(Cow::Borrowed(text));
     }
     let mut out = Vec::with_capacity(text.len());
     let mut rest = text;
@@ -84,7 +116,7 @@ pub(crate) fn decode_slice(
             rest = tail;
         }
     }
-    Ok(Bytes::from(out))
+    Ok(Cow::Owned(out))
 }
 
 /// The length of `input` once encoded.
@@ -149,6 +181,7 @@ mod tests {
                 Err(XtextError),
                 "{bad:?}"
             );
+            assert_eq!(check(bad, false), Err(XtextError), "{bad:?}");
         }
     }
 
@@ -170,6 +203,16 @@ mod tests {
         #[test]
         fn decode_never_panics(data in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode(&Bytes::from(data));
+        }
+
+        /// `check` (used when parsing ORCPT, which decodes later) accepts exactly what
+        /// decoding accepts.
+        #[test]
+        fn check_agrees_with_decode(
+            data in proptest::collection::vec(prop_oneof![Just(b'+'), Just(b'A'), Just(b'f'), Just(b'2'), Just(0xc3), any::<u8>()], 0..16),
+            utf8 in any::<bool>(),
+        ) {
+            prop_assert_eq!(check(&data, utf8).is_ok(), decode_cow(&data, utf8).is_ok());
         }
     }
 }

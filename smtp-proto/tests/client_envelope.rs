@@ -66,8 +66,8 @@ fn extensions_needed_or_dropped() {
         .unwrap();
     c.s.send(envelope("a@x", &["b@y"]).with_size(2000)).unwrap();
     let mut dsn = envelope("a@x", &[]);
-    dsn.params.ret = Some(DsnReturn::Headers);
-    dsn.params.envid = Some(Bytes::from_static(b"id+1"));
+    dsn.params.extra_mut().ret = Some(DsnReturn::Headers);
+    dsn.params.extra_mut().envid = Some(Bytes::from_static(b"id+1"));
     let mut rp = RcptParams::default();
     rp.notify = Some(Notify::Never);
     dsn = dsn.to_with(fp("b@y"), rp);

@@ -22,239 +22,34 @@
 //! only). Ctrl-C or SIGTERM stops accepting, lets sessions finish for up to 30 s, then
 //! closes the rest with `421`.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+//!
+//! The flags and the program are `smtp_driver::examples::maildir_server`'s, shared with
+//! smtp-async-std; this file supplies the runtime and the shutdown signal.
+
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use smtp_proto::sasl::Mechanism;
-use smtp_proto::server::{AuthTlsPolicy, MailAuthPolicy, Protocol, ServerConfig};
-use smtp_tokio::maildir::{local_hostname, Maildir, MaildirHandler, MaildirPolicy};
-use smtp_tokio::server::{ConnectionInfo, Server};
+use smtp_driver::examples::maildir_server;
+use smtp_tokio::Tokio;
 
-const USAGE: &str = "usage: maildir-server [--listen ADDR]... [--implicit-tls ADDR]... \
-[--maildir DIR] [--hostname NAME] [--max-size BYTES] [--max-recipients N] \
-[--auth USER:PASSWORD]... [--tls-cert PEM --tls-key PEM | --tls-self-signed] [--lmtp] [--quiet]";
-
-#[derive(Debug, Default)]
-struct Options {
-    listen: Vec<SocketAddr>,
-    implicit_tls: Vec<SocketAddr>,
-    maildir: Option<PathBuf>,
-    hostname: Option<String>,
-    max_size: Option<u64>,
-    max_recipients: Option<usize>,
-    auth: Vec<(String, String)>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    tls_self_signed: bool,
-    lmtp: bool,
-    quiet: bool,
-}
-
-/// A hand-written flag parser: `--flag VALUE` or `--flag=VALUE`.
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
-    let mut o = Options::default();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match flag.as_str() {
-            "--listen" => o.listen.push(addr(&value("--listen")?)?),
-            "--implicit-tls" => o.implicit_tls.push(addr(&value("--implicit-tls")?)?),
-            "--maildir" => o.maildir = Some(value("--maildir")?.into()),
-            "--hostname" => o.hostname = Some(value("--hostname")?),
-            "--max-size" => o.max_size = Some(number(&value("--max-size")?)?),
-            "--max-recipients" => o.max_recipients = Some(number(&value("--max-recipients")?)?),
-            "--auth" => {
-                let v = value("--auth")?;
-                let (user, password) = v
-                    .split_once(':')
-                    .filter(|(u, _)| !u.is_empty())
-                    .ok_or("--auth wants USER:PASSWORD")?;
-                o.auth.push((user.to_owned(), password.to_owned()));
+/// Ctrl-C or SIGTERM.
+async fn signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let term = async {
+        match terminate.as_mut() {
+            Some(t) => {
+                t.recv().await;
             }
-            "--tls-cert" => o.tls_cert = Some(value("--tls-cert")?.into()),
-            "--tls-key" => o.tls_key = Some(value("--tls-key")?.into()),
-            "--tls-self-signed" => o.tls_self_signed = true,
-            "--lmtp" => o.lmtp = true,
-            "--quiet" => o.quiet = true,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
+            None => std::future::pending().await,
         }
-    }
-    if o.tls_cert.is_some() != o.tls_key.is_some() {
-        return Err("--tls-cert and --tls-key go together".into());
-    }
-    if o.tls_self_signed && o.tls_cert.is_some() {
-        return Err("--tls-self-signed or --tls-cert/--tls-key, not both".into());
-    }
-    if o.listen.is_empty() && o.implicit_tls.is_empty() {
-        o.listen.push(SocketAddr::from(([127, 0, 0, 1], 2525)));
-    }
-    Ok(o)
-}
-
-fn addr(s: &str) -> Result<SocketAddr, String> {
-    s.parse().map_err(|e| format!("bad address {s:?}: {e}"))
-}
-
-fn number<T: std::str::FromStr>(s: &str) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    s.parse().map_err(|e| format!("bad number {s:?}: {e}"))
-}
-
-fn tls_config(o: &Options, hostname: &str) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
-    let (certs, key) = match (&o.tls_cert, &o.tls_key) {
-        (Some(cert), Some(key)) => {
-            let certs = CertificateDer::pem_file_iter(cert)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("{}: {e}", cert.display()))?;
-            let key =
-                PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
-            (certs, key)
-        }
-        _ if o.tls_self_signed => {
-            let names = vec![hostname.to_owned(), "localhost".to_owned()];
-            let generated = rcgen::generate_simple_self_signed(names).map_err(|e| e.to_string())?;
-            let key = PrivateKeyDer::try_from(generated.signing_key.serialize_der())
-                .map_err(|e| e.to_string())?;
-            (vec![generated.cert.der().clone()], key)
-        }
-        _ => return Ok(None),
     };
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| e.to_string())?;
-    Ok(Some(Arc::new(config)))
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1)) {
-        Ok(o) => o,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("maildir-server: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_max_level(if options.quiet {
-            tracing::Level::ERROR
-        } else {
-            tracing::Level::INFO
-        })
-        .init();
-    match run(options).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("maildir-server: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run(o: Options) -> Result<(), String> {
-    let hostname = o.hostname.clone().unwrap_or_else(local_hostname);
-    let tls = tls_config(&o, &hostname)?;
-    if !o.implicit_tls.is_empty() && tls.is_none() {
-        return Err("--implicit-tls needs --tls-cert/--tls-key or --tls-self-signed".into());
-    }
-
-    let mut config = ServerConfig::new(hostname.clone());
-    if o.lmtp {
-        config.protocol = Protocol::Lmtp;
-    }
-    if let Some(size) = o.max_size {
-        config.limits.max_message_size = Some(size);
-    }
-    if let Some(n) = o.max_recipients {
-        config.limits.max_recipients = n;
-    }
-    let maildir_path = o
-        .maildir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("maildir"));
-    let maildir = Maildir::create(&maildir_path, &hostname)
-        .await
-        .map_err(|e| format!("{}: {e}", maildir_path.display()))?;
-    let mut policy = MaildirPolicy::new(maildir, hostname.clone());
-    if !o.auth.is_empty() {
-        config.extensions.auth = vec![Mechanism::Plain, Mechanism::Login];
-        config.policy.mail_auth = MailAuthPolicy::Required;
-        if tls.is_none() {
-            // Without TLS nobody could ever authenticate, and MAIL needs AUTH.
-            tracing::warn!("AUTH offered over plaintext: no certificate configured");
-            config.policy.auth_tls = AuthTlsPolicy::AllowPlaintext;
-        }
-        for (user, password) in &o.auth {
-            policy = policy.with_user(user, password);
-        }
-    }
-
-    let mut builder = Server::builder(config);
-    for addr in &o.listen {
-        builder = builder.listen(*addr);
-    }
-    for addr in &o.implicit_tls {
-        builder = builder.listen_implicit_tls(*addr);
-    }
-    if let Some(tls) = tls {
-        builder = builder.tls(tls);
-    }
-    let server = builder.bind().await.map_err(|e| e.to_string())?;
-    for addr in server.local_addrs() {
-        tracing::info!(%addr, maildir = %maildir_path.display(), "listening");
-    }
-    for addr in server.implicit_tls_addrs() {
-        tracing::info!(%addr, "listening (implicit TLS)");
-    }
-
-    let shutdown = server.shutdown_handle();
-    tokio::spawn(async move {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let term = async {
-            match terminate.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = term => {}
-        }
-        tracing::info!("signal received: shutting down (sessions get up to 30 s)");
-        shutdown.shutdown();
-    });
-    let policy = Arc::new(policy);
-    server
-        .serve(move |c: &ConnectionInfo| MaildirHandler::new(Arc::clone(&policy), c))
-        .await
-        .map_err(|e| e.to_string())
+    maildir_server::main::<Tokio>(std::env::args().skip(1), signal()).await
 }

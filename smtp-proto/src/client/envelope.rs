@@ -145,30 +145,32 @@ pub(crate) fn prepare(
         (Some(_), None) => p.size = None,
         _ => {}
     }
-    if !offer.dsn {
-        p.ret = None;
-        p.envid = None;
-    }
-    if offer.auth.is_empty() {
-        p.auth = None;
-    }
-    if !offer.has(Extension::MtPriority) {
-        p.mt_priority = None;
-    }
-    if !offer.has(Extension::FutureRelease) {
-        p.future_release = None;
-    }
-    if !offer.has(Extension::DeliverBy) {
-        p.by = None;
-    }
-    if !offer.has(Extension::Mtrk) {
-        p.mtrk = None;
-    }
-    if !offer.has(Extension::NoSoliciting) {
-        p.solicit = None;
-    }
-    if !offer.has(Extension::Conperm) {
-        p.conperm = false;
+    if let Some(e) = &mut p.extra {
+        if !offer.dsn {
+            e.ret = None;
+            e.envid = None;
+        }
+        if offer.auth.is_empty() {
+            e.auth = None;
+        }
+        if !offer.has(Extension::MtPriority) {
+            e.mt_priority = None;
+        }
+        if !offer.has(Extension::FutureRelease) {
+            e.future_release = None;
+        }
+        if !offer.has(Extension::DeliverBy) {
+            e.by = None;
+        }
+        if !offer.has(Extension::Mtrk) {
+            e.mtrk = None;
+        }
+        if !offer.has(Extension::NoSoliciting) {
+            e.solicit = None;
+        }
+        if !offer.has(Extension::Conperm) {
+            e.conperm = false;
+        }
     }
 
     let mut chosen = Vec::new();
@@ -206,11 +208,13 @@ pub(crate) fn prepare(
                 r.params.notify = None;
                 r.params.orcpt = None;
             }
-            if !offer.has(Extension::Rrvs) {
-                r.params.rrvs = None;
-            }
-            if !offer.has(Extension::Conneg) {
-                r.params.conneg = false;
+            if let Some(e) = &mut r.params.extra {
+                if !offer.has(Extension::Rrvs) {
+                    e.rrvs = None;
+                }
+                if !offer.has(Extension::Conneg) {
+                    e.conneg = false;
+                }
             }
             chosen.push((i, r));
         } else {

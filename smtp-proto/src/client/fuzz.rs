@@ -18,7 +18,7 @@ use super::{
     CleartextPolicy, ClientConfig, Credentials, Envelope, Event, LineEndings, Protocol, Session,
     TlsPolicy, Usage,
 };
-use crate::address::{Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath};
+use crate::address::{Domain, ForwardPath, Host, Mailbox, ReversePath};
 use crate::reply::ReplyLimits;
 use crate::tls::TlsInfo;
 use crate::Instant;
@@ -101,10 +101,10 @@ fn config(b: u8) -> ClientConfig {
 }
 
 fn mailbox(local: &'static [u8], domain: &'static [u8]) -> Mailbox {
-    Mailbox {
-        local_part: LocalPart(Bytes::from_static(local)),
-        host: Host::Domain(Domain(Bytes::from_static(domain))),
-    }
+    let host = Host::Domain(Domain(Bytes::from_static(domain)));
+    // Fixed, valid parts.
+    #[allow(clippy::expect_used)]
+    Mailbox::new(local, &host).expect("valid mailbox")
 }
 
 fn envelope(b: u8) -> Envelope {

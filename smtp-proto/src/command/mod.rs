@@ -19,8 +19,8 @@ use crate::sasl::Mechanism;
 use crate::Secret;
 
 pub use params::{
-    BodyType, ByMode, DeliverBy, DsnReturn, FutureRelease, MailParams, Mtrk, Notify, Orcpt,
-    RcptParams, Rrvs, RrvsAction, UnknownParam,
+    BodyType, ByMode, DeliverBy, DsnReturn, FutureRelease, MailExtras, MailParams, Mtrk, Notify,
+    Orcpt, RcptExtras, RcptParams, Rrvs, RrvsAction, UnknownParam,
 };
 
 /// Whether a BDAT chunk is the last one of the message (RFC 3030 `LAST`).

@@ -1,5 +1,7 @@
 //! ESMTP parameters of MAIL and RCPT (RFC 5321 4.1.2 `Mail-parameters` / `Rcpt-parameters`).
 
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -43,13 +45,58 @@ pub enum Notify {
     },
 }
 
-/// `ORCPT=addr-type;xtext` (RFC 3461 4.2), value decoded from xtext.
+/// `ORCPT=addr-type;xtext` (RFC 3461 4.2), held as sent (one buffer) and decoded on demand.
+///
+/// Two values are equal when they are written alike.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Orcpt {
-    /// Address type, e.g. `rfc822` or `utf-8`.
-    pub addr_type: Bytes,
-    /// The original recipient, xtext-decoded.
-    pub address: Bytes,
+    /// `addr-type ";" xtext` as sent.
+    text: Bytes,
+    /// Offset of the `;`.
+    semi: usize,
+}
+
+impl Orcpt {
+    /// Builds the parameter from an address type (an atom, e.g. `rfc822`) and the original
+    /// recipient, which is xtext-encoded here.
+    ///
+    /// ```
+    /// use smtp_proto::command::Orcpt;
+    /// let o = Orcpt::new(b"rfc822", b"a+b@example.org").unwrap();
+    /// assert_eq!(o.address_xtext(), b"a+2Bb@example.org");
+    /// assert_eq!(&o.address()[..], b"a+b@example.org");
+    /// assert!(Orcpt::new(b"rfc 822", b"a@b").is_err());
+    /// ```
+    pub fn new(addr_type: &[u8], address: &[u8]) -> Result<Orcpt, ParseError> {
+        let mut text = BytesMut::with_capacity(addr_type.len() + 1 + xtext::encoded_len(address));
+        text.extend_from_slice(addr_type);
+        text.put_u8(b';');
+        xtext::encode_into(address, &mut text);
+        let text = text.freeze();
+        parse_orcpt(&text, &text)
+    }
+
+    /// The address type, e.g. `rfc822` or `utf-8`.
+    pub fn addr_type(&self) -> &[u8] {
+        self.text.get(..self.semi).unwrap_or_default()
+    }
+
+    /// The original recipient as sent (xtext; raw UTF-8 may occur with the `utf-8` type).
+    pub fn address_xtext(&self) -> &[u8] {
+        self.text.get(self.semi + 1..).unwrap_or_default()
+    }
+
+    /// The original recipient, xtext-decoded; allocates only when it holds `+XX`.
+    pub fn address(&self) -> Cow<'_, [u8]> {
+        let raw = self.address_xtext();
+        // Checked when built, so decoding cannot fail.
+        xtext::decode_cow(raw, true).unwrap_or(Cow::Borrowed(raw))
+    }
+
+    /// Appends `addr-type;xtext` as sent.
+    fn write(&self, out: &mut BytesMut) {
+        out.extend_from_slice(&self.text);
+    }
 }
 
 /// `HOLDFOR=` / `HOLDUNTIL=` (RFC 4865 FUTURERELEASE).
@@ -117,9 +164,13 @@ pub struct UnknownParam {
     pub value: Option<Bytes>,
 }
 
-/// Parameters of `MAIL FROM`. Absent parameters are `None`/`false`; the common case allocates
-/// nothing (an empty `Vec` does not allocate).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Parameters of `MAIL FROM`. Absent parameters are `None`/`false`.
+///
+/// The parameters nearly every client sends (SIZE, BODY, SMTPUTF8, REQUIRETLS) are fields;
+/// the rare ones live in [`MailExtras`] behind one box, allocated only when one of them was
+/// given. That keeps a parsed [`Command`](crate::Command) small (it is written, moved and
+/// dropped once per command) and the common case free of allocations.
+#[derive(Debug, Clone, Eq, Default)]
 #[non_exhaustive]
 pub struct MailParams {
     /// `SIZE=` (RFC 1870); a value beyond `u64` saturates to `u64::MAX`.
@@ -128,14 +179,23 @@ pub struct MailParams {
     pub body: Option<BodyType>,
     /// `SMTPUTF8` (RFC 6531).
     pub smtputf8: bool,
+    /// `REQUIRETLS` (RFC 8689).
+    pub requiretls: bool,
+    /// The rarer parameters; `None` when none of them was given. Read them with
+    /// [`MailParams::extra`], set them with [`MailParams::extra_mut`].
+    pub extra: Option<Box<MailExtras>>,
+}
+
+/// The rarer parameters of `MAIL FROM` (see [`MailParams::extra`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct MailExtras {
     /// `RET=` (RFC 3461).
     pub ret: Option<DsnReturn>,
     /// `ENVID=` (RFC 3461), xtext-decoded.
     pub envid: Option<Bytes>,
     /// `AUTH=` (RFC 4954 5), xtext-decoded; `<>` is kept as `<>`.
     pub auth: Option<Bytes>,
-    /// `REQUIRETLS` (RFC 8689).
-    pub requiretls: bool,
     /// `MT-PRIORITY=` (RFC 6710), -9..=9.
     pub mt_priority: Option<i8>,
     /// `HOLDFOR=` / `HOLDUNTIL=` (RFC 4865).
@@ -152,20 +212,103 @@ pub struct MailParams {
     pub unknown: Vec<UnknownParam>,
 }
 
-/// Parameters of `RCPT TO`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+impl MailExtras {
+    /// No parameter at all (what [`MailParams::extra`] shows when none was given).
+    pub const NONE: MailExtras = MailExtras {
+        ret: None,
+        envid: None,
+        auth: None,
+        mt_priority: None,
+        future_release: None,
+        by: None,
+        mtrk: None,
+        solicit: None,
+        conperm: false,
+        unknown: Vec::new(),
+    };
+
+    /// `true` when no parameter is set.
+    pub fn is_empty(&self) -> bool {
+        *self == MailExtras::NONE
+    }
+}
+
+/// The value [`MailParams::extra`] lends out when no rare parameter was given.
+static NO_MAIL_EXTRAS: MailExtras = MailExtras::NONE;
+
+/// Parameters of `RCPT TO`. NOTIFY and ORCPT (DSN, RFC 3461) are fields; the rarer ones live
+/// in [`RcptExtras`] behind one box, allocated only when one of them was given.
+#[derive(Debug, Clone, Eq, Default)]
 #[non_exhaustive]
 pub struct RcptParams {
     /// `NOTIFY=` (RFC 3461).
     pub notify: Option<Notify>,
     /// `ORCPT=` (RFC 3461).
     pub orcpt: Option<Orcpt>,
+    /// The rarer parameters; `None` when none of them was given. Read them with
+    /// [`RcptParams::extra`], set them with [`RcptParams::extra_mut`].
+    pub extra: Option<Box<RcptExtras>>,
+}
+
+/// The rarer parameters of `RCPT TO` (see [`RcptParams::extra`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RcptExtras {
     /// `RRVS=` (RFC 7293).
     pub rrvs: Option<Rrvs>,
     /// `CONNEG` (RFC 4141).
     pub conneg: bool,
     /// Parameters this crate does not know.
     pub unknown: Vec<UnknownParam>,
+}
+
+impl RcptExtras {
+    /// No parameter at all (what [`RcptParams::extra`] shows when none was given).
+    pub const NONE: RcptExtras = RcptExtras {
+        rrvs: None,
+        conneg: false,
+        unknown: Vec::new(),
+    };
+
+    /// `true` when no parameter is set.
+    pub fn is_empty(&self) -> bool {
+        *self == RcptExtras::NONE
+    }
+}
+
+/// The value [`RcptParams::extra`] lends out when no rare parameter was given.
+static NO_RCPT_EXTRAS: RcptExtras = RcptExtras::NONE;
+
+/// Boxed extras compare equal when both are absent or empty, so that a value built by hand
+/// with an empty box equals the parsed one.
+fn same_extras<T: PartialEq>(a: Option<&T>, b: Option<&T>, none: &T) -> bool {
+    a.unwrap_or(none) == b.unwrap_or(none)
+}
+
+impl PartialEq for MailParams {
+    fn eq(&self, other: &Self) -> bool {
+        self.size == other.size
+            && self.body == other.body
+            && self.smtputf8 == other.smtputf8
+            && self.requiretls == other.requiretls
+            && same_extras(
+                self.extra.as_deref(),
+                other.extra.as_deref(),
+                &NO_MAIL_EXTRAS,
+            )
+    }
+}
+
+impl PartialEq for RcptParams {
+    fn eq(&self, other: &Self) -> bool {
+        self.notify == other.notify
+            && self.orcpt == other.orcpt
+            && same_extras(
+                self.extra.as_deref(),
+                other.extra.as_deref(),
+                &NO_RCPT_EXTRAS,
+            )
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -534,10 +677,10 @@ fn parse_orcpt(line: &Bytes, v: &[u8]) -> Result<Orcpt, ParseError> {
         return Err(bad);
     }
     let utf8_ok = addr_type.eq_ignore_ascii_case(b"utf-8");
-    let address = xtext::decode_slice(line, address, utf8_ok).map_err(|_| bad)?;
+    xtext::check(address, utf8_ok).map_err(|_| bad)?;
     Ok(Orcpt {
-        addr_type: line.slice_ref(addr_type),
-        address,
+        text: line.slice_ref(v),
+        semi,
     })
 }
 
@@ -579,10 +722,31 @@ impl MailParams {
         *self == MailParams::default()
     }
 
+    /// The rarer parameters (all absent when none was given; this never allocates).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use smtp_proto::command::DsnReturn;
+    /// use smtp_proto::{MailParams, ParseOptions};
+    /// let opts = ParseOptions::default();
+    /// let p = MailParams::parse(&Bytes::from_static(b"SIZE=10 RET=HDRS"), &opts).unwrap();
+    /// assert_eq!(p.extra().ret, Some(DsnReturn::Headers));
+    /// let p = MailParams::parse(&Bytes::from_static(b"SIZE=10"), &opts).unwrap();
+    /// assert!(p.extra.is_none() && p.extra().ret.is_none());
+    /// ```
+    pub fn extra(&self) -> &MailExtras {
+        self.extra.as_deref().unwrap_or(&NO_MAIL_EXTRAS)
+    }
+
+    /// The rarer parameters for changing, boxed on first use.
+    pub fn extra_mut(&mut self) -> &mut MailExtras {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
     /// Parses MAIL parameters: `param *(SP param)` without a leading space, e.g.
     /// `SIZE=1000 BODY=8BITMIME`. Keywords are case-insensitive; a repeated known parameter
     /// or a malformed value is [`ParseError::InvalidParameter`]; unknown ones go to
-    /// [`MailParams::unknown`].
+    /// [`MailExtras::unknown`].
     ///
     /// ```
     /// use bytes::Bytes;
@@ -612,7 +776,6 @@ impl MailParams {
         rest: &[u8],
         syntax: PathSyntax,
     ) -> Result<(), ParseError> {
-        let p = self;
         const SIZE: u64 = word_key(b"size");
         const BODY: u64 = word_key(b"body");
         const SMTPUTF8: u64 = word_key(b"smtputf8");
@@ -629,14 +792,20 @@ impl MailParams {
             match (k.len(), word_key(k)) {
                 (4, SIZE) => {
                     let n = digits_saturating(required(v)?).ok_or(ParseError::InvalidParameter)?;
-                    set_once(&mut p.size, n)
+                    return set_once(&mut self.size, n);
                 }
-                (4, BODY) => set_once(&mut p.body, parse_body(required(v)?)?),
-                (8, SMTPUTF8) => set_flag(&mut p.smtputf8, v),
+                (4, BODY) => return set_once(&mut self.body, parse_body(required(v)?)?),
+                (8, SMTPUTF8) => return set_flag(&mut self.smtputf8, v),
+                (10, _) if k.eq_ignore_ascii_case(b"REQUIRETLS") => {
+                    return set_flag(&mut self.requiretls, v)
+                }
+                _ => {}
+            }
+            let p = self.extra_mut();
+            match (k.len(), word_key(k)) {
                 (3, RET) => set_once(&mut p.ret, parse_ret(required(v)?)?),
                 (5, ENVID) => set_once(&mut p.envid, xtext_value(line, required(v)?)?),
                 (4, AUTH) => set_once(&mut p.auth, xtext_value(line, required(v)?)?),
-                (10, _) if k.eq_ignore_ascii_case(b"REQUIRETLS") => set_flag(&mut p.requiretls, v),
                 (11, _) if k.eq_ignore_ascii_case(b"MT-PRIORITY") => {
                     set_once(&mut p.mt_priority, parse_mt_priority(required(v)?)?)
                 }
@@ -689,6 +858,19 @@ impl MailParams {
         if self.smtputf8 {
             out.extend_from_slice(b" SMTPUTF8");
         }
+        if self.requiretls {
+            out.extend_from_slice(b" REQUIRETLS");
+        }
+        if let Some(x) = &self.extra {
+            x.write(out);
+        }
+    }
+}
+
+impl MailExtras {
+    /// Appends every parameter set here, each preceded by a space (after the common ones,
+    /// see [`MailParams::write`]).
+    fn write(&self, out: &mut BytesMut) {
         if let Some(r) = self.ret {
             out.extend_from_slice(match r {
                 DsnReturn::Full => b" RET=FULL",
@@ -702,9 +884,6 @@ impl MailParams {
         if let Some(a) = &self.auth {
             out.extend_from_slice(b" AUTH=");
             xtext::encode_into(a, out);
-        }
-        if self.requiretls {
-            out.extend_from_slice(b" REQUIRETLS");
         }
         if let Some(p) = self.mt_priority {
             out.extend_from_slice(b" MT-PRIORITY=");
@@ -762,6 +941,16 @@ impl RcptParams {
         *self == RcptParams::default()
     }
 
+    /// The rarer parameters (all absent when none was given; this never allocates).
+    pub fn extra(&self) -> &RcptExtras {
+        self.extra.as_deref().unwrap_or(&NO_RCPT_EXTRAS)
+    }
+
+    /// The rarer parameters for changing, boxed on first use.
+    pub fn extra_mut(&mut self) -> &mut RcptExtras {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
     /// Parses RCPT parameters: `param *(SP param)` without a leading space, e.g.
     /// `NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@b`. Rules as for [`MailParams::parse`].
     pub fn parse(input: &Bytes, opts: &ParseOptions) -> Result<RcptParams, ParseError> {
@@ -786,18 +975,17 @@ impl RcptParams {
         rest: &[u8],
         syntax: PathSyntax,
     ) -> Result<(), ParseError> {
-        let p = self;
         const NOTIFY: u64 = word_key(b"notify");
         const ORCPT: u64 = word_key(b"orcpt");
         const RRVS: u64 = word_key(b"rrvs");
         const CONNEG: u64 = word_key(b"conneg");
         for_each_param(rest, syntax, |k, v| match (k.len(), word_key(k)) {
-            (6, NOTIFY) => set_once(&mut p.notify, parse_notify(required(v)?)?),
-            (5, ORCPT) => set_once(&mut p.orcpt, parse_orcpt(line, required(v)?)?),
-            (4, RRVS) => set_once(&mut p.rrvs, parse_rrvs(line, required(v)?)?),
-            (6, CONNEG) => set_flag(&mut p.conneg, v),
+            (6, NOTIFY) => set_once(&mut self.notify, parse_notify(required(v)?)?),
+            (5, ORCPT) => set_once(&mut self.orcpt, parse_orcpt(line, required(v)?)?),
+            (4, RRVS) => set_once(&mut self.extra_mut().rrvs, parse_rrvs(line, required(v)?)?),
+            (6, CONNEG) => set_flag(&mut self.extra_mut().conneg, v),
             _ => {
-                p.unknown.push(unknown(line, k, v));
+                self.extra_mut().unknown.push(unknown(line, k, v));
                 Ok(())
             }
         })
@@ -832,10 +1020,17 @@ impl RcptParams {
         }
         if let Some(o) = &self.orcpt {
             out.extend_from_slice(b" ORCPT=");
-            out.extend_from_slice(&o.addr_type);
-            out.put_u8(b';');
-            xtext::encode_into(&o.address, out);
+            o.write(out);
         }
+        if let Some(x) = &self.extra {
+            x.write(out);
+        }
+    }
+}
+
+impl RcptExtras {
+    /// Appends every parameter set here, each preceded by a space.
+    fn write(&self, out: &mut BytesMut) {
         if let Some(r) = &self.rrvs {
             out.extend_from_slice(b" RRVS=");
             out.extend_from_slice(&r.time);

@@ -13,9 +13,10 @@ use proptest::option;
 use proptest::prelude::*;
 
 use super::*;
-use crate::address::{AddressLiteral, Domain, Host, LocalPart, Mailbox};
+use crate::address::{AddressLiteral, Domain, Host, Mailbox};
 use crate::sasl::Mechanism;
 use crate::Secret;
+use alloc::boxed::Box;
 
 fn bytes(s: String) -> Bytes {
     Bytes::from(s.into_bytes())
@@ -61,20 +62,22 @@ pub(crate) fn host() -> impl Strategy<Value = Host> {
     ]
 }
 
-fn local_part() -> impl Strategy<Value = LocalPart> {
+fn local_part() -> impl Strategy<Value = String> {
     // atext: ALPHA / DIGIT / "!#$%&'*+-/=?^_`{|}~" / UTF8-non-ascii
     let atom = "([a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]|ä|ø|用){1,8}";
     let dot_string = pvec(atom, 1..4).prop_map(|a| a.join("."));
     // qtextSMTP / quoted-pairSMTP
     let quoted = pvec(prop_oneof!["[ !#-\\[\\]-~]", "\\\\[ -~]", "é"], 0..10)
         .prop_map(|parts| alloc::format!("\"{}\"", parts.concat()));
-    prop_oneof![3 => dot_string, 1 => quoted]
-        .prop_filter("local part limit", |s| s.len() <= 64)
-        .prop_map(|s| LocalPart(bytes(s)))
+    prop_oneof![3 => dot_string, 1 => quoted].prop_filter("local part limit", |s| s.len() <= 64)
 }
 
 pub(crate) fn mailbox() -> impl Strategy<Value = Mailbox> {
-    (local_part(), host()).prop_map(|(local_part, host)| Mailbox { local_part, host })
+    (local_part(), host()).prop_map(|(local_part, host)| {
+        // The strategies only produce valid parts.
+        #[allow(clippy::unwrap_used)]
+        Mailbox::new(local_part.as_bytes(), &host).unwrap()
+    })
 }
 
 pub(crate) fn reverse_path() -> impl Strategy<Value = ReversePath> {
@@ -178,21 +181,27 @@ pub(crate) fn mail_params() -> impl Strategy<Value = MailParams> {
         |(
             (size, body, smtputf8, ret, envid, auth, requiretls),
             (mt_priority, future_release, by, mtrk, solicit, conperm, unknown),
-        )| MailParams {
-            size,
-            body,
-            smtputf8,
-            ret,
-            envid,
-            auth,
-            requiretls,
-            mt_priority,
-            future_release,
-            by,
-            mtrk,
-            solicit,
-            conperm,
-            unknown,
+        )| {
+            let extra = MailExtras {
+                ret,
+                envid,
+                auth,
+                mt_priority,
+                future_release,
+                by,
+                mtrk,
+                solicit,
+                conperm,
+                unknown,
+            };
+            MailParams {
+                size,
+                body,
+                smtputf8,
+                requiretls,
+                // Mostly none, as the parser gives it, sometimes an empty box: both are equal.
+                extra: (!extra.is_empty() || size == Some(7)).then(|| Box::new(extra)),
+            }
         },
     )
 }
@@ -214,9 +223,10 @@ pub(crate) fn rcpt_params() -> impl Strategy<Value = RcptParams> {
                 prop_oneof!["rfc822", "utf-8", "X-[a-z]{1,5}"],
                 xtext_source(),
             )
-                .prop_map(|(t, address)| Orcpt {
-                    addr_type: bytes(t),
-                    address,
+                .prop_map(|(t, address)| {
+                    // The strategies only produce valid parts.
+                    #[allow(clippy::unwrap_used)]
+                    Orcpt::new(t.as_bytes(), &address).unwrap()
                 }),
         ),
         option::of(
@@ -235,9 +245,11 @@ pub(crate) fn rcpt_params() -> impl Strategy<Value = RcptParams> {
         .prop_map(|(notify, orcpt, rrvs, conneg, unknown)| RcptParams {
             notify,
             orcpt,
-            rrvs,
-            conneg,
-            unknown,
+            extra: Some(Box::new(RcptExtras {
+                rrvs,
+                conneg,
+                unknown,
+            })),
         })
 }
 

@@ -916,32 +916,19 @@ impl Session {
     fn check_mail_params(&self, p: &MailParams) -> Result<(), Reply> {
         let x = &self.config.extensions;
         let unsupported = Err(standard::UNKNOWN_PARAMETER);
-        let any = p.size.is_some()
-            || p.body.is_some()
-            || p.smtputf8
-            || p.ret.is_some()
-            || p.envid.is_some()
-            || p.auth.is_some()
-            || p.requiretls
-            || p.mt_priority.is_some()
-            || p.future_release.is_some()
-            || p.by.is_some()
-            || p.mtrk.is_some()
-            || p.solicit.is_some()
-            || p.conperm
-            || !p.unknown.is_empty();
-        if !any {
+        let e = p.extra();
+        if p.is_empty() {
             return Ok(());
         }
-        if self.helo == Some(HeloVerb::Helo) || !p.unknown.is_empty() {
+        if self.helo == Some(HeloVerb::Helo) || !e.unknown.is_empty() {
             return unsupported;
         }
-        if p.mt_priority.is_some()
-            || p.future_release.is_some()
-            || p.by.is_some()
-            || p.mtrk.is_some()
-            || p.solicit.is_some()
-            || p.conperm
+        if e.mt_priority.is_some()
+            || e.future_release.is_some()
+            || e.by.is_some()
+            || e.mtrk.is_some()
+            || e.solicit.is_some()
+            || e.conperm
         {
             return unsupported;
         }
@@ -961,10 +948,10 @@ impl Session {
         if p.smtputf8 && !x.smtputf8 {
             return unsupported;
         }
-        if (p.ret.is_some() || p.envid.is_some()) && !x.dsn {
+        if (e.ret.is_some() || e.envid.is_some()) && !x.dsn {
             return unsupported;
         }
-        if p.auth.is_some() && x.auth.is_empty() {
+        if e.auth.is_some() && x.auth.is_empty() {
             return unsupported;
         }
         if p.requiretls {
@@ -1004,11 +991,7 @@ impl Session {
         }
         let x = &self.config.extensions;
         let dsn_used = params.notify.is_some() || params.orcpt.is_some();
-        if !params.unknown.is_empty()
-            || params.rrvs.is_some()
-            || params.conneg
-            || (dsn_used && !x.dsn)
-        {
+        if !params.extra().is_empty() || (dsn_used && !x.dsn) {
             return self.refuse(verb, standard::UNKNOWN_PARAMETER);
         }
         if to.is_utf8() && !smtputf8 {

@@ -1,19 +1,22 @@
-//! An SMTP/LMTP client over tokio and rustls, driving [`smtp_proto::client::Session`].
+//! An SMTP/LMTP client over any [`Runtime`] and rustls, driving
+//! [`smtp_proto::client::Session`]. The adapters name it for their runtime
+//! (`smtp_tokio::client::Client` is `Client<smtp_tokio::Tokio>`).
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //! use bytes::Bytes;
 //! use smtp_proto::client::{ClientConfig as SessionConfig, Envelope};
 //! use smtp_proto::{ForwardPath, ParseOptions, ReversePath};
-//! use smtp_tokio::client::{Client, ClientConfig};
+//! use smtp_driver::client::{Client, ClientConfig};
+//! use smtp_driver::runtime::Runtime;
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn run<R: Runtime>() -> Result<(), Box<dyn std::error::Error>> {
 //! let opts = ParseOptions::default();
 //! let from = ReversePath::parse(&Bytes::from_static(b"<a@example.org>"), &opts)?;
 //! let to = ForwardPath::parse(&Bytes::from_static(b"<b@example.net>"), &opts)?;
 //!
 //! let config = ClientConfig::new(Arc::new(SessionConfig::default()));
-//! let mut client = Client::connect("mx.example.net:25", &config).await?;
+//! let mut client = Client::<R>::connect("mx.example.net:25", &config).await?;
 //! let delivery = client
 //!     .send(Envelope::new(from).to(to), Bytes::from_static(b"Subject: hi\r\n\r\nHello.\r\n"))
 //!     .await?;
@@ -45,12 +48,13 @@
 //! algorithm has nothing to merge and would only delay the batch's tail behind the peer's
 //! delayed ACK.
 
-mod stream;
 mod tls;
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
+use std::marker::PhantomData;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -63,14 +67,12 @@ use smtp_proto::client::{
     Session, Stage, TransactionFailure,
 };
 use smtp_proto::{Capabilities, Reply};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 pub use smtp_proto::client::ClientConfig as SessionConfig;
 pub use tls::ServerCertificate;
 
-use crate::timer::{Clock, Timer};
-use crate::transport::Transport as Stream;
+use crate::runtime::{self, ReadBody, Runtime, Transport};
+use crate::time::{Clock, SessionTimer};
 
 /// Bytes read from the socket per read call.
 const READ_SIZE: usize = 16 * 1024;
@@ -284,7 +286,92 @@ enum BodySource<'a> {
     /// In memory: sliced without copying.
     Bytes(Bytes),
     /// Streamed: read in chunks as the session takes them.
-    Reader(&'a mut (dyn AsyncRead + Unpin + Send)),
+    Reader(&'a mut (dyn PollBody + 'a)),
+}
+
+/// A streamed body source, whatever reads it.
+trait PollBody: Send {
+    /// Reads into the spare capacity of `buf`; `Ok(0)` is the end.
+    fn poll_body(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>>;
+}
+
+/// A reader of the runtime's own I/O traits, read through its [`ReadBody`].
+struct RuntimeReader<'b, R, B: ?Sized> {
+    body: &'b mut B,
+    runtime: PhantomData<fn() -> R>,
+}
+
+impl<R: ReadBody<B>, B: ?Sized + Send> PollBody for RuntimeReader<'_, R, B> {
+    fn poll_body(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+        R::poll_read_body(self.body, cx, buf)
+    }
+}
+
+/// Octets read from a blocking reader per trip to the blocking threads.
+const BLOCKING_CHUNK: usize = 64 * 1024;
+
+/// The result of one blocking read: the reader back, and what it read (empty at the end).
+type BlockingRead =
+    Pin<Box<dyn Future<Output = io::Result<(Box<dyn io::Read + Send>, Vec<u8>)>> + Send>>;
+
+/// A blocking [`io::Read`] (file, standard input) read in chunks on the runtime's blocking
+/// threads.
+struct BlockingReader<R> {
+    state: BlockingState,
+    /// Read but not yet handed on (the caller's buffer was smaller than the chunk).
+    pending: Bytes,
+    runtime: PhantomData<fn() -> R>,
+}
+
+enum BlockingState {
+    Idle(Box<dyn io::Read + Send>),
+    Reading(BlockingRead),
+    Done,
+}
+
+impl<R: Runtime> PollBody for BlockingReader<R> {
+    fn poll_body(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+        loop {
+            if !self.pending.is_empty() {
+                let n = (buf.capacity() - buf.len()).min(self.pending.len());
+                buf.extend_from_slice(&self.pending.split_to(n));
+                return Poll::Ready(Ok(n));
+            }
+            match std::mem::replace(&mut self.state, BlockingState::Done) {
+                BlockingState::Idle(mut reader) => {
+                    self.state = BlockingState::Reading(Box::pin(async move {
+                        R::spawn_blocking(move || {
+                            let mut chunk = vec![0; BLOCKING_CHUNK];
+                            loop {
+                                match reader.read(&mut chunk) {
+                                    Ok(n) => {
+                                        chunk.truncate(n);
+                                        return Ok((reader, chunk));
+                                    }
+                                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                                    Err(e) => return Err(e),
+                                }
+                            }
+                        })
+                        .await?
+                    }));
+                }
+                BlockingState::Reading(mut read) => match read.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        self.state = BlockingState::Reading(read);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Ok((_, chunk))) if chunk.is_empty() => return Poll::Ready(Ok(0)),
+                    Poll::Ready(Ok((reader, chunk))) => {
+                        self.pending = Bytes::from(chunk);
+                        self.state = BlockingState::Idle(reader);
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                },
+                BlockingState::Done => return Poll::Ready(Ok(0)),
+            }
+        }
+    }
 }
 
 /// The body of the transaction being driven.
@@ -323,17 +410,17 @@ impl<'a> BodyFeed<'a> {
 }
 
 /// A connected SMTP/LMTP client session, ready for transactions.
-pub struct Client {
+pub struct Client<R: Runtime> {
     session: Session,
     /// `None` only while a TLS upgrade holds the stream, and after the close.
-    stream: Option<Stream>,
+    stream: Option<R::Transport>,
     read_buf: BytesMut,
     write_buf: BytesMut,
     /// Bytes were written since the last flush (TLS buffers records until flushed).
     flush_pending: bool,
     clock: Clock,
     /// One timer, armed on the session's `poll_timeout`.
-    timer: Timer,
+    timer: SessionTimer<R>,
     tls_config: Option<Arc<rustls::ClientConfig>>,
     server_name: Option<ServerName<'static>>,
     config: ClientConfig,
@@ -343,7 +430,7 @@ pub struct Client {
     closed: Option<CloseReason>,
 }
 
-impl fmt::Debug for Client {
+impl<R: Runtime> fmt::Debug for Client<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("tls", &self.is_tls())
@@ -361,11 +448,52 @@ fn host_of(addr: &str) -> &str {
     }
 }
 
-impl Client {
+/// The addresses of `host_port`: parsed when it is an address already, else resolved on the
+/// blocking threads (the system resolver blocks).
+async fn resolve<R: Runtime>(host_port: &str) -> io::Result<Vec<SocketAddr>> {
+    if let Ok(addr) = host_port.parse::<SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    let owned = host_port.to_owned();
+    R::spawn_blocking(move || owned.to_socket_addrs().map(Iterator::collect)).await?
+}
+
+/// Connects to the first address of `host_port` that answers within `timeout` (one budget for
+/// all addresses together), with TCP_NODELAY on.
+///
+/// TCP_NODELAY matters: a pipelined SMTP client writes a small batch and then waits for the
+/// reply. With Nagle on, the last small segment of a batch waits for the ACK of the previous
+/// one, which the server delays (delayed ACK, ~40 ms on Linux): one stall per message.
+async fn connect_tcp<R: Runtime>(
+    host_port: &str,
+    timeout: Duration,
+) -> Result<R::Transport, Error> {
+    let attempt = async {
+        let mut last_error = None;
+        for addr in resolve::<R>(host_port).await? {
+            match R::connect(addr).await {
+                Ok(tcp) => {
+                    tcp.set_nodelay()?;
+                    return Ok(tcp);
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "the host name has no address")
+        }))
+    };
+    match runtime::timeout::<R, _>(timeout, attempt).await {
+        Ok(result) => result.map_err(Error::Io),
+        Err(_) => Err(Error::Timeout(Timeout::Connect)),
+    }
+}
+
+impl<R: Runtime> Client<R> {
     /// Connects to `addr` (`host:port`), reads the greeting, says EHLO, runs STARTTLS and
     /// AUTH as configured, and returns once the session is ready for transactions.
-    pub async fn connect(addr: &str, config: &ClientConfig) -> Result<Client, Error> {
-        let tcp = stream::connect_tcp(addr, config.connect_timeout).await?;
+    pub async fn connect(addr: &str, config: &ClientConfig) -> Result<Self, Error> {
+        let tcp = connect_tcp::<R>(addr, config.connect_timeout).await?;
         let name = config
             .tls_server_name
             .as_deref()
@@ -373,14 +501,16 @@ impl Client {
         Client::connect_stream(tcp, name, config).await
     }
 
-    /// Like [`Client::connect`] over a TCP stream the caller opened. `server_name` is what
-    /// the TLS certificate must name (when TLS is used). `TCP_NODELAY` is set here too.
+    /// Like [`Client::connect`] over a TCP stream the caller opened (the runtime's TCP
+    /// stream type converts into its transport). `server_name` is what the TLS certificate
+    /// must name (when TLS is used). `TCP_NODELAY` is set here too.
     pub async fn connect_stream(
-        tcp: TcpStream,
+        tcp: impl Into<R::Transport>,
         server_name: &str,
         config: &ClientConfig,
-    ) -> Result<Client, Error> {
-        tcp.set_nodelay(true)?;
+    ) -> Result<Self, Error> {
+        let tcp: R::Transport = tcp.into();
+        tcp.set_nodelay()?;
         let needs_tls = config.tls_mode == TlsMode::Implicit
             || config.session.tls != smtp_proto::client::TlsPolicy::None;
         let (tls_config, name) = if needs_tls {
@@ -401,19 +531,19 @@ impl Client {
         } else {
             (None, None)
         };
-        let clock = Clock::start();
-        let mut stream = Stream::Plain(tcp);
+        let clock = Clock::start::<R>();
+        let mut stream = tcp;
         let session = match config.tls_mode {
             TlsMode::StartTls => Session::new(Arc::clone(&config.session), clock.now()),
             TlsMode::Implicit => {
-                stream = handshake(
+                let info;
+                (stream, info) = handshake::<R>(
                     stream,
                     tls_config.clone(),
                     name.clone(),
                     config.tls_handshake_timeout,
                 )
                 .await?;
-                let info = tls_info(&stream, name.as_ref());
                 Session::new_tls(Arc::clone(&config.session), info, clock.now())
             }
         };
@@ -424,7 +554,7 @@ impl Client {
             write_buf: BytesMut::new(),
             flush_pending: false,
             clock,
-            timer: Timer::new(clock),
+            timer: SessionTimer::new(clock),
             tls_config,
             server_name: name,
             config: config.clone(),
@@ -460,7 +590,7 @@ impl Client {
 
     /// `true` when the connection runs over TLS.
     pub fn is_tls(&self) -> bool {
-        self.stream.as_ref().is_some_and(Stream::is_tls)
+        self.stream.as_ref().is_some_and(Transport::is_tls)
     }
 
     /// Sends one message held in memory. The envelope's recipients are answered one by one in
@@ -517,17 +647,46 @@ impl Client {
         Ok(delivery)
     }
 
-    /// Sends one message whose body is streamed from `body` in chunks, as fast as the
-    /// session takes them (its body buffer is the backpressure). Recipients deferred by the
-    /// server's LIMITS are reported as deferred: a stream cannot be sent twice.
-    pub async fn send_reader<R>(
+    /// Sends one message whose body is streamed from `body` (a reader of the runtime's own
+    /// I/O traits, e.g. a tokio `AsyncRead`) in chunks, as fast as the session takes them
+    /// (its body buffer is the backpressure). Recipients deferred by the server's LIMITS are
+    /// reported as deferred: a stream cannot be sent twice.
+    pub async fn send_reader<B>(
         &mut self,
         envelope: Envelope,
-        body: &mut R,
+        body: &mut B,
     ) -> Result<Delivery, Error>
     where
-        R: AsyncRead + Unpin + Send,
+        B: ?Sized + Send,
+        R: ReadBody<B>,
     {
+        let mut reader = RuntimeReader::<R, B> {
+            body,
+            runtime: PhantomData,
+        };
+        self.send_streamed(envelope, &mut reader).await
+    }
+
+    /// Like [`send_reader`](Client::send_reader) for a blocking reader (a file, standard
+    /// input), read in chunks of 64 KiB on the runtime's blocking threads.
+    pub async fn send_blocking_reader(
+        &mut self,
+        envelope: Envelope,
+        body: impl io::Read + Send + 'static,
+    ) -> Result<Delivery, Error> {
+        let mut reader = BlockingReader::<R> {
+            state: BlockingState::Idle(Box::new(body)),
+            pending: Bytes::new(),
+            runtime: PhantomData,
+        };
+        self.send_streamed(envelope, &mut reader).await
+    }
+
+    async fn send_streamed(
+        &mut self,
+        envelope: Envelope,
+        body: &mut dyn PollBody,
+    ) -> Result<Delivery, Error> {
         let count = envelope.recipients.len();
         let mut delivery = Delivery {
             recipients: (0..count).map(RecipientDelivery::new).collect(),
@@ -805,7 +964,7 @@ impl Client {
 
         // Write: the whole buffer in as few writes as the kernel allows.
         while !self.write_buf.is_empty() {
-            match Pin::new(&mut *stream).poll_write(cx, &self.write_buf) {
+            match stream.poll_write(cx, &self.write_buf) {
                 Poll::Ready(Ok(0)) => {
                     return Poll::Ready(Err(Error::Io(io::ErrorKind::WriteZero.into())))
                 }
@@ -819,7 +978,7 @@ impl Client {
             }
         }
         if self.write_buf.is_empty() && self.flush_pending {
-            match Pin::new(&mut *stream).poll_flush(cx) {
+            match stream.poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.flush_pending = false,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
                 Poll::Pending => {}
@@ -830,12 +989,7 @@ impl Client {
         if self.session.wants_read() {
             self.read_buf.clear();
             self.read_buf.reserve(READ_SIZE);
-            let read = {
-                let fut = stream.read_buf(&mut self.read_buf);
-                let mut fut = std::pin::pin!(fut);
-                fut.as_mut().poll(cx)
-            };
-            match read {
+            match stream.poll_read(cx, &mut self.read_buf) {
                 Poll::Ready(Ok(0)) => {
                     self.session.receive_eof(self.clock.now());
                     progress = true;
@@ -857,12 +1011,7 @@ impl Client {
                 let room = self.session.body_capacity();
                 if room > 0 && self.write_buf.len() < self.config.write_buffer_limit {
                     let mut chunk = BytesMut::with_capacity(room.min(64 * 1024));
-                    let read = {
-                        let fut = reader.read_buf(&mut chunk);
-                        let mut fut = std::pin::pin!(fut);
-                        fut.as_mut().poll(cx)
-                    };
-                    match read {
+                    match reader.poll_body(cx, &mut chunk) {
                         Poll::Ready(Ok(0)) => {
                             body.ended = true;
                             let _ = self.session.end_body();
@@ -883,7 +1032,7 @@ impl Client {
 
         // The session's next deadline.
         self.timer.set(self.session.poll_timeout());
-        if std::pin::pin!(self.timer.expired()).poll(cx).is_ready() {
+        if self.timer.poll_expired(cx).is_ready() {
             self.session.handle_timeout(self.clock.now());
             progress = true;
         }
@@ -901,12 +1050,12 @@ impl Client {
             return Err(Error::Closed);
         };
         if !self.write_buf.is_empty() {
-            stream.write_all(&self.write_buf).await?;
+            runtime::write_all(stream, &self.write_buf).await?;
             self.write_buf.clear();
             self.flush_pending = true;
         }
         if self.flush_pending {
-            stream.flush().await?;
+            runtime::flush(stream).await?;
             self.flush_pending = false;
         }
         Ok(())
@@ -915,14 +1064,13 @@ impl Client {
     /// Runs the TLS handshake on the connection and tells the session.
     async fn start_tls(&mut self) -> Result<(), Error> {
         let stream = self.stream.take().ok_or(Error::Closed)?;
-        let stream = handshake(
+        let (stream, info) = handshake::<R>(
             stream,
             self.tls_config.clone(),
             self.server_name.clone(),
             self.config.tls_handshake_timeout,
         )
         .await?;
-        let info = tls_info(&stream, self.server_name.as_ref());
         self.stream = Some(stream);
         self.session
             .tls_established(info)
@@ -933,7 +1081,9 @@ impl Client {
     /// Closes the connection (TLS close_notify first when TLS is up).
     async fn shutdown(&mut self) {
         if let Some(mut stream) = self.stream.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), stream.shutdown()).await;
+            let _ =
+                runtime::timeout::<R, _>(Duration::from_secs(5), runtime::shutdown(&mut stream))
+                    .await;
         }
     }
 }
@@ -945,38 +1095,31 @@ struct Deferral {
     reason: DeferReason,
 }
 
-async fn handshake(
-    stream: Stream,
+/// Runs the client's TLS handshake; returns the TLS stream and what the session learns
+/// about it.
+async fn handshake<R: Runtime>(
+    stream: R::Transport,
     config: Option<Arc<rustls::ClientConfig>>,
     name: Option<ServerName<'static>>,
     timeout: Duration,
-) -> Result<Stream, Error> {
+) -> Result<(R::Transport, smtp_proto::TlsInfo), Error> {
     let (Some(config), Some(name)) = (config, name) else {
         return Err(Error::Tls(io::Error::new(
             io::ErrorKind::InvalidInput,
             "no valid TLS server name: set ClientConfig::tls_server_name",
         )));
     };
-    match tokio::time::timeout(timeout, stream.connect_tls(config, name)).await {
-        Ok(result) => result.map_err(Error::Tls),
+    // The name this client asked for (SNI) and checked the certificate against.
+    let sni = Bytes::from(name.to_str().into_owned());
+    match runtime::timeout::<R, _>(timeout, stream.connect_tls(config, name)).await {
+        Ok(Ok((stream, mut info))) => {
+            info.sni = Some(sni);
+            Ok((stream, info))
+        }
+        Ok(Err(e)) => Err(Error::Tls(e)),
         Err(_) => Err(Error::Timeout(Timeout::TlsHandshake)),
     }
 }
-
-/// What the session learns about the TLS connection.
-fn tls_info(stream: &Stream, name: Option<&ServerName<'static>>) -> smtp_proto::TlsInfo {
-    let mut info = smtp_proto::TlsInfo::new();
-    if let Some(n) = stream.negotiated() {
-        info.version = n.version.map(Bytes::from);
-        info.cipher = n.cipher.map(Bytes::from);
-        info.alpn = n.alpn.map(Bytes::from);
-    }
-    // The name this client asked for (SNI) and checked the certificate against.
-    info.sni = name.map(|n| Bytes::from(n.to_str().into_owned()));
-    info
-}
-
-use std::future::Future;
 
 #[cfg(test)]
 mod tests {

@@ -83,7 +83,7 @@ where
 /// ```
 /// use bytes::Bytes;
 /// use smtp_proto::server::EndOfMessage;
-/// use smtp_tokio::server::{Decision, Handler};
+/// use smtp_driver::server::{Decision, Handler};
 ///
 /// /// Counts the body octets of each message and accepts it.
 /// #[derive(Default)]

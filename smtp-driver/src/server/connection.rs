@@ -1,18 +1,19 @@
 //! One connection: the loop of DESIGN.md section 4. Bytes go from the socket to the session,
 //! events from the session to the handler, decisions back, replies out. No SMTP rule here.
 
+use std::future::poll_fn;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use smtp_proto::server::{CloseReason, Event, Session, TlsInfo};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::watch;
+use bytes::BytesMut;
+use smtp_proto::server::{CloseReason, Event, Session};
 
 use super::handler::{Decision, Handler};
 use super::Phase;
-use crate::timer::{Clock, Timer};
-use crate::transport::{self, Negotiated, Transport};
+use crate::runtime::{self, Runtime, Transport};
+use crate::sync::Waiter;
+use crate::time::{Clock, SessionTimer};
 use crate::Error;
 
 /// Adapter settings a connection needs.
@@ -25,27 +26,17 @@ pub(crate) struct Settings {
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
 
-/// Turns what rustls negotiated into the core's [`TlsInfo`].
-pub(crate) fn tls_info(n: &Negotiated) -> TlsInfo {
-    let mut info = TlsInfo::new();
-    info.version = n.version.clone().map(Bytes::from);
-    info.cipher = n.cipher.clone().map(Bytes::from);
-    info.sni = n.sni.clone().map(Bytes::from);
-    info.alpn = n.alpn.clone().map(Bytes::from);
-    info
-}
-
 /// Drives `session` over `io` until the session closes, the peer vanishes or the server
-/// aborts. The handler always sees `closed` last, except when the task is aborted.
-pub(crate) async fn drive<H: Handler>(
-    io: Transport,
+/// aborts. The handler always sees `closed` last, except when the task is cancelled.
+pub(crate) async fn drive<R: Runtime, H: Handler>(
+    io: R::Transport,
     session: Session,
     handler: &mut H,
     clock: Clock,
     settings: &Settings,
-    phase: watch::Receiver<Phase>,
+    phase: Waiter,
 ) -> Result<(), Error> {
-    let mut conn = Connection {
+    let mut conn = Connection::<R> {
         io: Some(io),
         session,
         clock,
@@ -53,16 +44,23 @@ pub(crate) async fn drive<H: Handler>(
         phase,
         rbuf: BytesMut::new(),
         wbuf: BytesMut::new(),
-        timer: Timer::new(clock),
+        timer: SessionTimer::new(clock),
         io_state: IoState::Open,
         shutdown_requested: false,
     };
     let result = conn.run(handler).await;
     if let Some(mut io) = conn.io.take() {
         // Best effort: the peer may be gone already.
-        let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
+        let _ = runtime::timeout::<R, _>(Duration::from_secs(1), runtime::shutdown(&mut io)).await;
     }
     result
+}
+
+/// What ended a wait of the loop.
+enum Woken {
+    Read(std::io::Result<usize>),
+    Timer,
+    Closing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,21 +73,22 @@ enum IoState {
     Broken,
 }
 
-struct Connection<'s> {
+struct Connection<'s, R: Runtime> {
     /// `None` only while a TLS upgrade holds the stream.
-    io: Option<Transport>,
+    io: Option<R::Transport>,
     session: Session,
     clock: Clock,
     settings: &'s Settings,
-    phase: watch::Receiver<Phase>,
+    /// The server's shutdown phase.
+    phase: Waiter,
     rbuf: BytesMut,
     wbuf: BytesMut,
-    timer: Timer,
+    timer: SessionTimer<R>,
     io_state: IoState,
     shutdown_requested: bool,
 }
 
-impl Connection<'_> {
+impl<R: Runtime> Connection<'_, R> {
     async fn run<H: Handler>(&mut self, handler: &mut H) -> Result<(), Error> {
         loop {
             // (D) drain in the documented order: transmit, events, timeout. A decision may
@@ -117,31 +116,42 @@ impl Connection<'_> {
                 return Err(Error::ApiMisuse("stream lost during TLS upgrade".into()));
             };
             self.rbuf.reserve(self.settings.read_chunk);
-            tokio::select! {
-                read = io.read_buf(&mut self.rbuf), if can_read => {
-                    let now = self.clock.now();
-                    match read {
-                        Ok(0) => {
-                            self.io_state = IoState::ReadClosed;
-                            self.session.receive_eof(now);
-                        }
-                        // Everything read goes to the session at once: the adapter never
-                        // holds bytes the core has not seen (SANS-IO.md 7.5).
-                        Ok(_) => self.session.receive(now, self.rbuf.split().freeze()),
-                        Err(e) => {
-                            tracing::debug!(error = %e, "read failed");
-                            self.io_state = IoState::Broken;
-                            self.session.receive_eof(now);
-                        }
+            let shutdown_requested = self.shutdown_requested;
+            let woken = poll_fn(|cx| {
+                if !shutdown_requested
+                    && self.phase.poll_reached(cx, Phase::Closing as u8).is_ready()
+                {
+                    return Poll::Ready(Woken::Closing);
+                }
+                if self.timer.poll_expired(cx).is_ready() {
+                    return Poll::Ready(Woken::Timer);
+                }
+                if can_read {
+                    if let Poll::Ready(read) = io.poll_read(cx, &mut self.rbuf) {
+                        return Poll::Ready(Woken::Read(read));
                     }
                 }
-                () = self.timer.expired() => self.session.handle_timeout(self.clock.now()),
-                changed = self.phase.changed(), if !self.shutdown_requested => {
-                    let phase = if changed.is_ok() { *self.phase.borrow() } else { Phase::Closing };
-                    if phase >= Phase::Closing {
-                        self.shutdown_requested = true;
-                        self.session.shutdown(None);
-                    }
+                Poll::Pending
+            })
+            .await;
+            let now = self.clock.now();
+            match woken {
+                Woken::Read(Ok(0)) => {
+                    self.io_state = IoState::ReadClosed;
+                    self.session.receive_eof(now);
+                }
+                // Everything read goes to the session at once: the adapter never holds
+                // bytes the core has not seen (SANS-IO.md 7.5).
+                Woken::Read(Ok(_)) => self.session.receive(now, self.rbuf.split().freeze()),
+                Woken::Read(Err(e)) => {
+                    tracing::debug!(error = %e, "read failed");
+                    self.io_state = IoState::Broken;
+                    self.session.receive_eof(now);
+                }
+                Woken::Timer => self.session.handle_timeout(now),
+                Woken::Closing => {
+                    self.shutdown_requested = true;
+                    self.session.shutdown(None);
                 }
             }
         }
@@ -163,10 +173,10 @@ impl Connection<'_> {
             return Err(Error::ApiMisuse("stream lost during TLS upgrade".into()));
         };
         let write = async {
-            io.write_all(&self.wbuf).await?;
-            io.flush().await
+            runtime::write_all(io, &self.wbuf).await?;
+            runtime::flush(io).await
         };
-        match tokio::time::timeout(self.settings.write_timeout, write).await {
+        match runtime::timeout::<R, _>(self.settings.write_timeout, write).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "write failed");
@@ -247,16 +257,15 @@ impl Connection<'_> {
         let Some(io) = self.io.take() else {
             return Err(Error::ApiMisuse("stream lost during TLS upgrade".into()));
         };
-        let upgraded = tokio::time::timeout(
+        let upgraded = runtime::timeout::<R, _>(
             self.settings.tls_handshake_timeout,
-            io.upgrade(&transport::acceptor(tls)),
+            io.accept_tls(Arc::clone(tls)),
         )
         .await;
         match upgraded {
-            Ok(Ok((io, negotiated))) => {
+            Ok(Ok((io, info))) => {
                 self.io = Some(io);
-                let info = tls_info(&negotiated);
-                tracing::debug!(version = ?negotiated.version, cipher = ?negotiated.cipher, "TLS established");
+                tracing::debug!(version = ?info.version, cipher = ?info.cipher, "TLS established");
                 self.session
                     .tls_established(info.clone())
                     .map_err(|e| Error::ApiMisuse(e.to_string()))?;

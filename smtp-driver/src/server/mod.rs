@@ -13,52 +13,61 @@
 //! `message_aborted`; `reset` when a transaction is dropped; `auth`/`auth_step`, `vrfy`,
 //! `expn` and `tls_established` when they happen; `closed` last.
 //!
+//! [`Server`] is generic over the [`Runtime`]; the adapter crates name it for their runtime
+//! (`smtp_tokio::server::Server` is `Server<smtp_tokio::Tokio>`):
+//!
 //! ```no_run
 //! use smtp_proto::server::ServerConfig;
-//! use smtp_tokio::server::{ConnectionInfo, Handler, Server};
+//! use smtp_driver::runtime::Runtime;
+//! use smtp_driver::server::{ConnectionInfo, Handler, Server};
 //!
 //! struct AcceptAll;
 //! impl Handler for AcceptAll {}
 //!
-//! # async fn run() -> Result<(), smtp_tokio::Error> {
-//! let server = Server::builder(ServerConfig::new("mx.example.org"))
-//!     .listen("127.0.0.1:2525".parse().expect("address"))
-//!     .bind()
-//!     .await?;
-//! server.serve(|_: &ConnectionInfo| AcceptAll).await
-//! # }
+//! async fn run<R: Runtime>() -> Result<(), smtp_driver::Error> {
+//!     let server = Server::<R>::builder(ServerConfig::new("mx.example.org"))
+//!         .listen("127.0.0.1:2525".parse().expect("address"))
+//!         .bind()
+//!         .await?;
+//!     server.serve(|_: &ConnectionInfo| AcceptAll).await
+//! }
 //! ```
 
 mod connection;
 mod handler;
 
+use std::future::{poll_fn, Future};
+use std::io;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use smtp_proto::server::{PreparedConfig, ServerConfig, Session};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
 use tracing::Instrument;
 
 pub use handler::{ConnectionInfo, Decision, Handler, HandlerFactory};
 
-use crate::timer::Clock;
-use crate::transport::{self, Transport};
+use crate::runtime::{self, Listener, Runtime, Transport};
+use crate::sync::{self, Ended, Signal, Tasks};
+use crate::time::Clock;
 use crate::Error;
 use connection::Settings;
 
-/// How far a graceful shutdown has gone. Connections watch it.
+/// How far a graceful shutdown has gone. Connections wait on it as a [`Signal`] level;
+/// level 0, where the signal starts, is serving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
 pub(crate) enum Phase {
-    /// Serving.
-    Running,
     /// No longer accepting; sessions finish on their own.
-    Draining,
+    Draining = 1,
     /// The grace period ended: each session sends `421` and closes.
-    Closing,
+    Closing = 2,
+    /// The flush period ended too: the tasks left are dropped where they stand.
+    Cancelled = 3,
 }
 
 /// What a listener speaks from the first byte.
@@ -70,9 +79,13 @@ enum ListenerKind {
     ImplicitTls,
 }
 
+/// Refusals in flight at most: past this many, an over-limit peer is closed without a reply
+/// rather than letting a flood cost a task each.
+const MAX_REFUSALS: usize = 64;
+
 /// Configures and binds a [`Server`].
 #[derive(Debug)]
-pub struct ServerBuilder {
+pub struct ServerBuilder<R: Runtime> {
     config: ServerConfig,
     plain: Vec<SocketAddr>,
     implicit_tls: Vec<SocketAddr>,
@@ -84,22 +97,10 @@ pub struct ServerBuilder {
     write_timeout: Duration,
     tls_handshake_timeout: Duration,
     backlog: u32,
+    runtime: PhantomData<R>,
 }
 
-/// Binds a listener with an explicit backlog: the common default of 128 overflows when
-/// hundreds of clients connect at once, and the kernel then drops their handshakes.
-fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(backlog)
-}
-
-impl ServerBuilder {
+impl<R: Runtime> ServerBuilder<R> {
     /// Listens for plaintext SMTP on `addr` (repeatable). Port 0 picks a free port; see
     /// [`Server::local_addrs`].
     pub fn listen(mut self, addr: SocketAddr) -> Self {
@@ -170,7 +171,7 @@ impl ServerBuilder {
     }
 
     /// Binds every listener.
-    pub async fn bind(self) -> Result<Server, Error> {
+    pub async fn bind(self) -> Result<Server<R>, Error> {
         if !self.implicit_tls.is_empty() && self.tls.is_none() {
             return Err(Error::Config(
                 "implicit TLS listeners need a TLS configuration",
@@ -185,7 +186,7 @@ impl ServerBuilder {
             (&self.implicit_tls, ListenerKind::ImplicitTls),
         ] {
             for addr in addrs {
-                listeners.push((listen(*addr, self.backlog)?, kind));
+                listeners.push((R::Listener::bind(*addr, self.backlog)?, kind));
             }
         }
         let refusing = |reply| {
@@ -194,14 +195,11 @@ impl ServerBuilder {
             PreparedConfig::new(c)
         };
         let refusal = refusing(smtp_proto::reply::standard::TOO_MANY_CONNECTIONS);
-        let closing = refusing(smtp_proto::reply::standard::SHUTTING_DOWN);
-        let (shutdown, _) = watch::channel(false);
         Ok(Server {
             listeners,
             shared: Arc::new(Shared {
                 config: PreparedConfig::new(self.config),
                 refusal,
-                closing,
                 settings: Settings {
                     read_chunk: self.read_chunk,
                     write_timeout: self.write_timeout,
@@ -213,7 +211,7 @@ impl ServerBuilder {
             }),
             shutdown_grace: self.shutdown_grace,
             shutdown_flush: self.shutdown_flush,
-            shutdown: Arc::new(shutdown),
+            shutdown: Signal::new(),
         })
     }
 }
@@ -223,8 +221,6 @@ struct Shared {
     config: PreparedConfig,
     /// The configuration of sessions that only refuse service (connection limit).
     refusal: PreparedConfig,
-    /// The same for connections accepted while the server shuts down.
-    closing: PreparedConfig,
     settings: Settings,
     max_connections: usize,
     next_session: AtomicU64,
@@ -232,31 +228,35 @@ struct Shared {
 
 /// A bound server, ready to [`serve`](Server::serve).
 #[derive(Debug)]
-pub struct Server {
-    listeners: Vec<(TcpListener, ListenerKind)>,
+pub struct Server<R: Runtime> {
+    listeners: Vec<(R::Listener, ListenerKind)>,
     shared: Arc<Shared>,
     shutdown_grace: Duration,
     shutdown_flush: Duration,
-    shutdown: Arc<watch::Sender<bool>>,
+    /// Level 1: shut down.
+    shutdown: Arc<Signal>,
 }
 
 /// Starts a graceful shutdown of a running server from anywhere (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
-    shutdown: Arc<watch::Sender<bool>>,
+    shutdown: Arc<Signal>,
 }
 
 impl ShutdownHandle {
     /// Stops accepting connections; sessions may finish for the grace period, then get
     /// `421` and are closed. [`Server::serve`] returns once all are gone.
     pub fn shutdown(&self) {
-        self.shutdown.send_replace(true);
+        self.shutdown.raise(1);
     }
 }
 
-impl Server {
+/// One listener's pending accept.
+type Accepting<'l, T> = Pin<Box<dyn Future<Output = io::Result<(T, SocketAddr)>> + Send + 'l>>;
+
+impl<R: Runtime> Server<R> {
     /// Starts configuring a server whose sessions use `config`.
-    pub fn builder(config: ServerConfig) -> ServerBuilder {
+    pub fn builder(config: ServerConfig) -> ServerBuilder<R> {
         ServerBuilder {
             config,
             plain: Vec::new(),
@@ -269,6 +269,7 @@ impl Server {
             write_timeout: Duration::from_secs(300),
             tls_handshake_timeout: Duration::from_secs(30),
             backlog: 1024,
+            runtime: PhantomData,
         }
     }
 
@@ -298,122 +299,144 @@ impl Server {
     }
 
     /// Accepts connections until [`ShutdownHandle::shutdown`], making one handler per
-    /// connection with `factory`. Returns after the shutdown completed.
+    /// connection with `factory`. Returns after the shutdown completed: every connection
+    /// task has ended and the listening sockets are closed.
     pub async fn serve<F: HandlerFactory>(self, factory: F) -> Result<(), Error> {
         let factory = Arc::new(factory);
-        let (phase_tx, phase_rx) = watch::channel(Phase::Running);
-        // Bounded: when connection tasks cannot be spawned fast enough, accepting pauses
-        // and the kernel's listen backlog holds new peers.
-        let (accepted_tx, mut accepted_rx) = mpsc::channel(64);
-        let mut acceptors = JoinSet::new();
-        for (listener, kind) in self.listeners {
-            acceptors.spawn(accept_loop(listener, kind, accepted_tx.clone()));
-        }
-        drop(accepted_tx);
-
-        let mut connections = JoinSet::new();
-        // Refusals are bounded too: past this many in flight, an over-limit peer is closed
-        // without a reply rather than letting a flood cost a task each.
-        let max_refusals = 64;
-        let mut refusals = JoinSet::new();
-        let mut shutdown = self.shutdown.subscribe();
-        loop {
-            tokio::select! {
-                biased;
-                _ = shutdown.wait_for(|s| *s) => break,
-                Some(done) = connections.join_next(), if !connections.is_empty() => {
-                    if let Err(e) = done {
-                        if e.is_panic() {
-                            tracing::error!("connection task panicked");
+        let phase = Signal::new();
+        let connections = Tasks::default();
+        let refusals = Tasks::default();
+        let mut shutdown = self.shutdown.waiter();
+        let listeners = self.listeners;
+        {
+            let mut accepting: Vec<Accepting<'_, R::Transport>> = listeners
+                .iter()
+                .map(|(l, _)| Box::pin(l.accept()) as Accepting<'_, R::Transport>)
+                .collect();
+            // Which listener is polled first: rotated, so a flood on one cannot starve the
+            // others.
+            let mut first = 0usize;
+            loop {
+                let next = poll_fn(|cx| {
+                    if shutdown.poll_reached(cx, 1).is_ready() {
+                        return Poll::Ready(None);
+                    }
+                    let n = accepting.len();
+                    for i in (0..n).map(|k| (first + k) % n) {
+                        if let Some(accept) = accepting.get_mut(i) {
+                            if let Poll::Ready(result) = accept.as_mut().poll(cx) {
+                                return Poll::Ready(Some((i, result)));
+                            }
                         }
                     }
-                }
-                Some(_) = refusals.join_next(), if !refusals.is_empty() => {}
-                accepted = accepted_rx.recv() => {
-                    let Some((stream, peer, kind)) = accepted else { break };
-                    let session_id = self.shared.next_session.fetch_add(1, Ordering::Relaxed);
-                    let span = tracing::info_span!("smtp", session = session_id, %peer);
-                    // Count only live connections: reap the ones that ended meanwhile.
-                    while connections.try_join_next().is_some() {}
-                    if connections.len() >= self.shared.max_connections {
-                        if refusals.len() < max_refusals && kind == ListenerKind::Plain {
-                            let config = self.shared.refusal.clone();
-                            refusals.spawn(refuse(stream, config).instrument(span));
-                        }
-                        // Implicit-TLS peers would need a handshake before the 421: not
-                        // worth it while over the limit; they see the connection close.
-                        continue;
+                    Poll::Pending
+                })
+                .await;
+                let Some((i, result)) = next else { break };
+                first = first.wrapping_add(1);
+                let (Some((listener, kind)), Some(slot)) = (listeners.get(i), accepting.get_mut(i))
+                else {
+                    break;
+                };
+                match result {
+                    Ok((stream, peer)) => {
+                        *slot = Box::pin(listener.accept());
+                        self.shared.accept::<R, F>(
+                            stream,
+                            peer,
+                            *kind,
+                            &factory,
+                            &phase,
+                            &connections,
+                            &refusals,
+                        );
                     }
-                    let shared = Arc::clone(&self.shared);
-                    let factory = Arc::clone(&factory);
-                    let phase = phase_rx.clone();
-                    connections.spawn(
-                        serve_connection(stream, peer, kind, session_id, shared, factory, phase)
-                            .instrument(span),
-                    );
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        *slot = Box::pin(async move {
+                            runtime::sleep::<R>(Duration::from_millis(100)).await;
+                            listener.accept().await
+                        });
+                    }
                 }
             }
         }
-        acceptors.abort_all();
-        // Wait for the accept tasks to be gone, so the listening sockets are closed before
-        // the drain starts: a client connecting now is refused by the kernel, not left hanging.
-        while acceptors.join_next().await.is_some() {}
-        // Connections accepted but not yet served are told the server is going away.
-        while let Ok((stream, peer, kind)) = accepted_rx.try_recv() {
-            if kind == ListenerKind::Plain {
-                let span = tracing::info_span!("smtp", %peer);
-                refusals.spawn(refuse(stream, self.shared.closing.clone()).instrument(span));
-            }
-        }
-        drop(accepted_rx);
+        // Close the listening sockets before the drain starts: a client connecting now is
+        // refused by the kernel, not left hanging.
+        drop(listeners);
         tracing::info!(connections = connections.len(), "shutting down");
-        phase_tx.send_replace(Phase::Draining);
-        drain(&mut connections, self.shutdown_grace).await;
-        phase_tx.send_replace(Phase::Closing);
-        drain(&mut connections, self.shutdown_flush).await;
-        connections.abort_all();
-        refusals.abort_all();
-        while connections.join_next().await.is_some() {}
-        while refusals.join_next().await.is_some() {}
+        phase.raise(Phase::Draining as u8);
+        let _ = runtime::timeout::<R, _>(self.shutdown_grace, connections.all_done()).await;
+        phase.raise(Phase::Closing as u8);
+        let _ = runtime::timeout::<R, _>(self.shutdown_flush, connections.all_done()).await;
+        phase.raise(Phase::Cancelled as u8);
+        connections.all_done().await;
+        refusals.all_done().await;
         Ok(())
     }
 }
 
-/// Waits until every connection ended or `limit` passed.
-async fn drain(connections: &mut JoinSet<()>, limit: Duration) {
-    let _ = tokio::time::timeout(limit, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    kind: ListenerKind,
-    accepted: mpsc::Sender<(TcpStream, SocketAddr, ListenerKind)>,
-) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                if accepted.send((stream, peer, kind)).await.is_err() {
-                    return;
-                }
+impl Shared {
+    /// Serves an accepted connection in a new task, or refuses it over the limit.
+    #[allow(clippy::too_many_arguments)]
+    fn accept<R: Runtime, F: HandlerFactory>(
+        self: &Arc<Self>,
+        stream: R::Transport,
+        peer: SocketAddr,
+        kind: ListenerKind,
+        factory: &Arc<F>,
+        phase: &Arc<Signal>,
+        connections: &Tasks,
+        refusals: &Tasks,
+    ) {
+        let session_id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::info_span!("smtp", session = session_id, %peer);
+        if connections.len() >= self.max_connections {
+            if refusals.len() < MAX_REFUSALS && kind == ListenerKind::Plain {
+                let guard = refusals.track();
+                let task = refuse::<R>(stream, self.refusal.clone());
+                let cancel = phase.waiter();
+                R::spawn(
+                    async move {
+                        sync::supervise(task, cancel, Phase::Cancelled as u8).await;
+                        drop(guard);
+                    }
+                    .instrument(span),
+                );
             }
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            // Implicit-TLS peers would need a handshake before the 421: not worth it while
+            // over the limit; they see the connection close.
+            return;
         }
+        let guard = connections.track();
+        let task = serve_connection::<R, F>(
+            stream,
+            peer,
+            kind,
+            session_id,
+            Arc::clone(self),
+            Arc::clone(factory),
+            phase.waiter(),
+        );
+        let cancel = phase.waiter();
+        R::spawn(
+            async move {
+                if sync::supervise(task, cancel, Phase::Cancelled as u8).await == Ended::Panicked {
+                    tracing::error!("connection task panicked");
+                }
+                drop(guard);
+            }
+            .instrument(span),
+        );
     }
 }
 
-/// A connection that cannot be served (over the limit, or during shutdown) is driven by a
-/// session whose greeting is `Greeting::Close(421 4.3.2)`: the core queues the reply and
-/// closes itself (RFC 5321 3.8), the adapter only writes it and shuts the socket.
-async fn refuse(stream: TcpStream, config: PreparedConfig) {
-    use tokio::io::AsyncWriteExt;
-    let clock = Clock::start();
+/// A connection that cannot be served (over the limit) is driven by a session whose greeting
+/// is `Greeting::Close(421 4.3.2)`: the core queues the reply and closes itself (RFC 5321
+/// 3.8), the adapter only writes it and shuts the socket.
+async fn refuse<R: Runtime>(mut stream: R::Transport, config: PreparedConfig) {
+    let clock = Clock::start::<R>();
     let mut session = Session::new(config, clock.now());
     let mut greeting = bytes::BytesMut::new();
     session.poll_transmit(clock.now(), &mut greeting);
@@ -421,26 +444,25 @@ async fn refuse(stream: TcpStream, config: PreparedConfig) {
         session.poll_event(),
         Some(smtp_proto::server::Event::Closed { .. })
     ));
-    let mut stream = stream;
     let write = async {
-        stream.write_all(&greeting).await?;
-        stream.shutdown().await
+        runtime::write_all(&mut stream, &greeting).await?;
+        runtime::shutdown(&mut stream).await
     };
-    if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(10), write).await {
+    if let Ok(Err(e)) = runtime::timeout::<R, _>(Duration::from_secs(10), write).await {
         tracing::debug!(error = %e, "refusal not delivered");
     }
 }
 
-async fn serve_connection<F: HandlerFactory>(
-    stream: TcpStream,
+async fn serve_connection<R: Runtime, F: HandlerFactory>(
+    stream: R::Transport,
     peer: SocketAddr,
     kind: ListenerKind,
     session_id: u64,
     shared: Arc<Shared>,
     factory: Arc<F>,
-    phase: watch::Receiver<Phase>,
+    phase: sync::Waiter,
 ) {
-    let _ = stream.set_nodelay(true);
+    let _ = stream.set_nodelay();
     let Ok(local) = stream.local_addr() else {
         return;
     };
@@ -452,22 +474,19 @@ async fn serve_connection<F: HandlerFactory>(
     };
     tracing::debug!(%local, "connected");
     let mut handler = factory.new_handler(&info);
-    let clock = Clock::start();
+    let clock = Clock::start::<R>();
     let (io, session) = match kind {
-        ListenerKind::Plain => (
-            Transport::Plain(stream),
-            Session::new(shared.config.clone(), clock.now()),
-        ),
+        ListenerKind::Plain => (stream, Session::new(shared.config.clone(), clock.now())),
         ListenerKind::ImplicitTls => {
             let Some(tls) = shared.settings.tls.as_ref() else {
                 return;
             };
-            let handshake = tokio::time::timeout(
+            let handshake = runtime::timeout::<R, _>(
                 shared.settings.tls_handshake_timeout,
-                Transport::Plain(stream).upgrade(&transport::acceptor(tls)),
+                stream.accept_tls(Arc::clone(tls)),
             )
             .await;
-            let (io, negotiated) = match handshake {
+            let (io, tls) = match handshake {
                 Ok(Ok(done)) => done,
                 Ok(Err(e)) => {
                     tracing::info!(error = %e, "TLS handshake failed");
@@ -478,13 +497,13 @@ async fn serve_connection<F: HandlerFactory>(
                     return;
                 }
             };
-            let tls = connection::tls_info(&negotiated);
             let session = Session::new_tls(shared.config.clone(), tls.clone(), clock.now());
             handler.tls_established(&tls).await;
             (io, session)
         }
     };
-    match connection::drive(io, session, &mut handler, clock, &shared.settings, phase).await {
+    match connection::drive::<R, _>(io, session, &mut handler, clock, &shared.settings, phase).await
+    {
         Ok(()) => tracing::debug!("disconnected"),
         Err(e) => tracing::info!(error = %e, "connection failed"),
     }

@@ -1,0 +1,36 @@
+//! An SMTP/LMTP client on tokio and tokio-rustls: [`smtp_driver::client`]'s client named for
+//! [`Tokio`]. [`Client::send_reader`] streams a body from any tokio `AsyncRead`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use bytes::Bytes;
+//! use smtp_proto::client::{ClientConfig as SessionConfig, Envelope};
+//! use smtp_proto::{ForwardPath, ParseOptions, ReversePath};
+//! use smtp_tokio::client::{Client, ClientConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let opts = ParseOptions::default();
+//! let from = ReversePath::parse(&Bytes::from_static(b"<a@example.org>"), &opts)?;
+//! let to = ForwardPath::parse(&Bytes::from_static(b"<b@example.net>"), &opts)?;
+//!
+//! let config = ClientConfig::new(Arc::new(SessionConfig::default()));
+//! let mut client = Client::connect("mx.example.net:25", &config).await?;
+//! let delivery = client
+//!     .send(Envelope::new(from).to(to), Bytes::from_static(b"Subject: hi\r\n\r\nHello.\r\n"))
+//!     .await?;
+//! for r in &delivery.recipients {
+//!     println!("recipient {}: {:?}", r.index, r.class());
+//! }
+//! client.quit().await?;
+//! # Ok(()) }
+//! ```
+
+use crate::Tokio;
+
+pub use smtp_driver::client::{
+    ClientConfig, Delivery, Error, RecipientDelivery, ServerCertificate, SessionConfig, Timeout,
+    TlsMode,
+};
+
+/// A connected SMTP/LMTP client session on tokio, ready for transactions.
+pub type Client = smtp_driver::client::Client<Tokio>;
