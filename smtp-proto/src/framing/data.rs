@@ -158,9 +158,11 @@ impl DataDecoder {
         let mut run_start = 0;
         // The state machine walks at least up to here (a block that may hold a bare CR/LF).
         let mut slow_until = 0;
+        // Up to here the fast path found no bare CR/LF, only dot lines (see `skip`).
+        let mut dot_lines_until = 0;
         while pos < len {
             if self.carry == Carry::Mid && pos >= slow_until {
-                match self.skip(seg, pos) {
+                match self.skip(seg, pos, &mut dot_lines_until) {
                     Skip::To(next, carry) => {
                         pos = next;
                         self.carry = carry;
@@ -262,7 +264,11 @@ impl DataDecoder {
     /// step over content and CRLF pairs (plus bare CR/LF where they change nothing: under
     /// [`BareLineEndingPolicy::Pass`] and once delivery stopped), so the run of content just
     /// grows; the returned carry is its state at `to`.
-    fn skip(&self, seg: &Bytes, pos: usize) -> Skip {
+    ///
+    /// When it stops at a dot line, `dot_lines_until` marks the end of the block it checked:
+    /// the next call, from just after the dot, looks for further dot lines up to there with
+    /// `memchr` instead of checking the rest of that block again.
+    fn skip(&self, seg: &Bytes, pos: usize, dot_lines_until: &mut usize) -> Skip {
         let len = seg.len();
         // Bare CR/LF matter while the content is delivered, unless passed through as is.
         if self.discard || self.policy == BareLineEndingPolicy::Pass {
@@ -273,11 +279,19 @@ impl DataDecoder {
                 None => Skip::To(len, carry_after_run(seg, pos, len)),
             };
         }
-        if seg.get(pos) == Some(&b'\n') {
+        // Octets from `at` on are judged with the octet before them; those before are done.
+        let mut at = if pos < *dot_lines_until {
+            // Within a block without bare CR/LF, after a dot line: the state machine left
+            // it at the octet after a stuffed dot (no LF: the dot is no CR).
+            if let Some(dot) = next_dot_line(seg, pos, *dot_lines_until) {
+                return Skip::To(dot, Carry::LineStart);
+            }
+            *dot_lines_until
+        } else if seg.get(pos) == Some(&b'\n') {
             return Skip::Walk(pos);
-        }
-        // Each octet from `pos + 1` on is judged with the octet before it.
-        let mut at = pos + 1;
+        } else {
+            pos + 1
+        };
         loop {
             let block = if at + BLOCK <= len {
                 at
@@ -290,18 +304,13 @@ impl DataDecoder {
             match scan_block(seg, block) {
                 Scan::Clean => {}
                 Scan::Bare => return Skip::Walk(block),
-                Scan::DotLine => {
+                Scan::MaybeDotLine => {
                     // Rare enough (a few lines in a block) that a walk over the dots of the
-                    // block costs less than having the loop above say where they are. The
-                    // block has no bare CR/LF, so an LF before a dot ends a CRLF.
-                    let octets = seg.get(block..block + BLOCK).unwrap_or_default();
-                    let dot = memchr::memchr_iter(b'.', octets)
-                        .map(|k| block + k)
-                        .find(|&d| d > 0 && seg.get(d - 1) == Some(&b'\n'));
-                    return match dot {
-                        Some(dot) => Skip::To(dot, Carry::LineStart),
-                        None => Skip::Walk(block),
-                    };
+                    // block costs less than having the loop above say where they are.
+                    *dot_lines_until = block + BLOCK;
+                    if let Some(dot) = next_dot_line(seg, at.max(block), block + BLOCK) {
+                        return Skip::To(dot, Carry::LineStart);
+                    }
                 }
             }
             if block + BLOCK >= len {
@@ -316,6 +325,15 @@ impl DataDecoder {
         }
         Skip::To(len, carry_after_run(seg, pos, len))
     }
+}
+
+/// The first dot in `seg[from..to]` that follows an LF, where the octets are known to hold
+/// no bare CR/LF (so that LF ends a CRLF and the dot starts a line).
+fn next_dot_line(seg: &[u8], from: usize, to: usize) -> Option<usize> {
+    let octets = seg.get(from..to).unwrap_or_default();
+    memchr::memchr_iter(b'.', octets)
+        .map(|k| from + k)
+        .find(|&dot| dot > 0 && seg.get(dot - 1) == Some(&b'\n'))
 }
 
 /// What [`DataDecoder::skip`] found.
@@ -372,8 +390,8 @@ enum Scan {
     Clean,
     /// An LF that follows no CR or a CR followed by no LF (or the block is out of range).
     Bare,
-    /// No bare CR/LF, but a line that starts with a dot.
-    DotLine,
+    /// No bare CR/LF, but maybe a line that starts with a dot.
+    MaybeDotLine,
 }
 
 /// Judges the [`BLOCK`] octets from `at` (> 0).
@@ -403,17 +421,14 @@ fn scan_block(seg: &[u8], at: usize) -> Scan {
     if unclean == 0 {
         return Scan::Clean;
     }
-    let (mut bare, mut dot_line) = (0u8, 0u8);
+    let mut bare = 0u8;
     for (&p, &c) in before.iter().zip(block.iter()) {
         bare |= u8::from(c == b'\n') ^ u8::from(p == b'\r');
-        dot_line |= u8::from(p == b'\n') & u8::from(c == b'.');
     }
-    if bare != 0 {
-        Scan::Bare
-    } else if dot_line != 0 {
-        Scan::DotLine
+    if bare == 0 {
+        Scan::MaybeDotLine
     } else {
-        Scan::Clean
+        Scan::Bare
     }
 }
 
@@ -708,8 +723,11 @@ mod tests {
     /// before, inside and after it, under every policy.
     #[test]
     fn long_bodies_match_reference_at_every_block_offset() {
-        let events: [&[u8]; 11] = [
+        let events: [&[u8]; 14] = [
             b"\r\n..x",
+            b"\r\n..a\r\n.b\r\n..",
+            b"\r\n..a\r\n.\r\n",
+            b"\r\n.a\r\nb\nc",
             b"\r\n.\r\n",
             b"\r\n.\r\r\n",
             b"\r\n.\rx",
