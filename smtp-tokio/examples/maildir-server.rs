@@ -21,7 +21,6 @@
 //! `250` reply names the file. One log line per message goes to stderr (`--quiet`: errors
 //! only). Ctrl-C or SIGTERM stops accepting, lets sessions finish for up to 30 s, then
 //! closes the rest with `421`.
-
 //!
 //! The flags and the program are `smtp_driver::examples::maildir_server`'s, shared with
 //! smtp-async-std; this file supplies the runtime and the shutdown signal.

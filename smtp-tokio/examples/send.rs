@@ -18,7 +18,6 @@
 //! AUTH over plaintext needs `--plaintext-auth`.
 //!
 //! Exit status: 0 when every recipient was delivered, 1 when some were not, 2 on an error.
-
 //!
 //! The flags and the program are `smtp_driver::examples::send`'s, shared with
 //! smtp-async-std.

@@ -24,6 +24,13 @@ const BOUND: Duration = Duration::from_secs(60);
 
 /// `cargo test -p smtp-tokio` builds the examples next to the test binaries.
 fn example_binary(name: &str) -> PathBuf {
+    // `send` shares its name with smtp-async-std's example: find ours by its --version.
+    if name == "send" {
+        let version = smtp_driver::examples::version::<smtp_tokio::Tokio>(name);
+        return smtp_driver::examples::built_example(name, &version).unwrap_or_else(|| {
+            panic!("no {name} example answering {version:?}: run `cargo test -p smtp-tokio`")
+        });
+    }
     let exe = std::env::current_exe().expect("current exe");
     let profile_dir = exe
         .parent()

@@ -4,7 +4,7 @@
 
 mod server_common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -12,20 +12,13 @@ use server_common::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// `cargo test` builds the examples next to the test binaries (`target/<profile>/examples`).
+/// `cargo test` builds the examples next to the test binaries; smtp-async-std has an example
+/// of the same name, so ours is found by its `--version`.
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/..");
-    let binary = profile_dir.join("examples").join("maildir-server");
-    assert!(
-        binary.is_file(),
-        "{} is missing: run `cargo test -p smtp-tokio` (it builds examples)",
-        binary.display()
-    );
-    binary
+    let version = smtp_driver::examples::version::<smtp_tokio::Tokio>("maildir-server");
+    smtp_driver::examples::built_example("maildir-server", &version).unwrap_or_else(|| {
+        panic!("no maildir-server example answering {version:?}: run `cargo test -p smtp-tokio`")
+    })
 }
 
 struct Running {

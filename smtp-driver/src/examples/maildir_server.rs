@@ -162,6 +162,11 @@ pub async fn main<R: Runtime>(
     args: impl IntoIterator<Item = String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> ExitCode {
+    let args: Vec<String> = args.into_iter().collect();
+    if args.first().map(String::as_str) == Some("--version") {
+        println!("{}", super::version::<R>("maildir-server"));
+        return ExitCode::SUCCESS;
+    }
     let options = match parse_args(args) {
         Ok(o) => o,
         Err(e) if e.is_empty() => {

@@ -229,6 +229,11 @@ pub async fn run<R: Runtime>(a: Args) -> Result<bool, String> {
 /// The whole program: parses `args` (without the program name), delivers, prints each
 /// recipient's result. Returns the exit status: 0 all delivered, 1 some not, 2 an error.
 pub async fn main<R: Runtime>(args: impl IntoIterator<Item = String>) -> ExitCode {
+    let args: Vec<String> = args.into_iter().collect();
+    if args.first().map(String::as_str) == Some("--version") {
+        println!("{}", super::version::<R>("send"));
+        return ExitCode::SUCCESS;
+    }
     let args = match parse_args(args) {
         Ok(a) => a,
         Err(e) => {

@@ -1,0 +1,325 @@
+//! The async-std / smol side of the [`smtp_driver::runtime`] seam.
+//!
+//! Both runtimes run their sockets and timers on the same reactor, `async-io` (an async-std
+//! `TcpStream` is an `Async<std::net::TcpStream>` inside, and so is a smol one), so this
+//! crate uses `async-io` directly for TCP and timers: one [`Stream`], one [`Listener`] and one
+//! [`Timer`] serve both. The runtimes differ only in where tasks and blocking work run, which
+//! is all `AsyncStd` and `Smol` say. TLS is futures-rustls over the `futures-io` traits.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use async_io::Async;
+use bytes::BytesMut;
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_rustls::{TlsAcceptor, TlsConnector, TlsStream};
+use rustls::pki_types::ServerName;
+use smtp_driver::runtime;
+use smtp_proto::TlsInfo;
+
+/// async-std as the driver sees it: tasks on `async_std::task::spawn`, blocking work on
+/// `async_std::task::spawn_blocking`. async-std was discontinued in 2025; prefer `Smol`.
+#[cfg(feature = "async-std")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncStd;
+
+/// smol as the driver sees it: tasks on `smol::spawn` (smol's global executor, whose thread
+/// count `SMOL_THREADS` sets), blocking work on `smol::unblock`.
+#[cfg(feature = "smol")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Smol;
+
+/// Implements [`runtime::Runtime`] and [`runtime::ReadBody`] for a runtime marker: only
+/// `spawn` and `spawn_blocking` differ between the runtimes.
+macro_rules! runtime_on_async_io {
+    ($runtime:ty, spawn: $spawn:expr, spawn_blocking: $blocking:expr) => {
+        impl runtime::Runtime for $runtime {
+            const NAME: &'static str = "smtp-async-std";
+            type Transport = Stream;
+            type Listener = Listener;
+            type Timer = Timer;
+
+            fn now() -> Instant {
+                Instant::now()
+            }
+
+            fn timer(deadline: Instant) -> Timer {
+                Timer(async_io::Timer::at(deadline))
+            }
+
+            fn spawn<F>(task: F)
+            where
+                F: std::future::Future<Output = ()> + Send + 'static,
+            {
+                ($spawn)(task)
+            }
+
+            async fn spawn_blocking<T, F>(work: F) -> io::Result<T>
+            where
+                T: Send + 'static,
+                F: FnOnce() -> T + Send + 'static,
+            {
+                // A panic in `work` resumes here, in the awaiting task.
+                Ok(($blocking)(work).await)
+            }
+
+            async fn connect(addr: SocketAddr) -> io::Result<Stream> {
+                Async::<TcpStream>::connect(addr).await.map(Stream::Plain)
+            }
+        }
+
+        impl<B: AsyncRead + Unpin + Send + ?Sized> runtime::ReadBody<B> for $runtime {
+            fn poll_read_body(
+                body: &mut B,
+                cx: &mut Context<'_>,
+                buf: &mut BytesMut,
+            ) -> Poll<io::Result<usize>> {
+                read_into(body, cx, buf)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "async-std")]
+runtime_on_async_io!(
+    AsyncStd,
+    spawn: |task| drop(async_std::task::spawn(task)),
+    spawn_blocking: async_std::task::spawn_blocking
+);
+
+#[cfg(feature = "smol")]
+runtime_on_async_io!(
+    Smol,
+    spawn: |task| smol::spawn(task).detach(),
+    spawn_blocking: smol::unblock
+);
+
+/// Reads from a `futures-io` reader into the spare capacity of `buf`. The trait wants an
+/// initialised slice, so the spare capacity is zeroed first and cut back to what was read.
+fn read_into<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
+    let filled = buf.len();
+    if buf.capacity() == filled {
+        return Poll::Ready(Ok(0));
+    }
+    buf.resize(buf.capacity(), 0);
+    let result = match buf.get_mut(filled..) {
+        Some(spare) => Pin::new(reader).poll_read(cx, spare),
+        None => Poll::Ready(Ok(0)),
+    };
+    let read = match &result {
+        Poll::Ready(Ok(n)) => *n,
+        _ => 0,
+    };
+    buf.truncate(filled + read);
+    result
+}
+
+/// An `async_io::Timer`, moved with `set_at`.
+#[derive(Debug)]
+pub struct Timer(async_io::Timer);
+
+impl runtime::Timer for Timer {
+    fn reset(&mut self, deadline: Instant) {
+        self.0.set_at(deadline);
+    }
+
+    fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        std::future::Future::poll(Pin::new(&mut self.0), cx).map(|_| ())
+    }
+}
+
+/// A TCP listener on the async-io reactor, bound through socket2 with an explicit backlog.
+#[derive(Debug)]
+pub struct Listener(Async<TcpListener>);
+
+impl runtime::Listener for Listener {
+    type Transport = Stream;
+
+    /// Binds with an explicit backlog: the common default of 128 overflows when hundreds of
+    /// clients connect at once, and the kernel then drops their handshakes.
+    fn bind(addr: SocketAddr, backlog: u32) -> io::Result<Self> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+        Async::new(TcpListener::from(socket)).map(Listener)
+    }
+
+    async fn accept(&self) -> io::Result<(Stream, SocketAddr)> {
+        let (tcp, peer) = self.0.accept().await?;
+        Ok((Stream::Plain(tcp), peer))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.get_ref().local_addr()
+    }
+}
+
+/// A connection's stream: plain TCP, or futures-rustls over TCP. Upgrading consumes `Plain`,
+/// so no half-upgraded state exists.
+#[derive(Debug)]
+pub enum Stream {
+    /// Plain TCP.
+    Plain(Async<TcpStream>),
+    /// TLS over TCP (server or client side).
+    Tls(Box<TlsStream<Async<TcpStream>>>),
+}
+
+impl From<Async<TcpStream>> for Stream {
+    fn from(tcp: Async<TcpStream>) -> Self {
+        Stream::Plain(tcp)
+    }
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp.get_ref(),
+            Stream::Tls(tls) => tls.get_ref().0.get_ref(),
+        }
+    }
+}
+
+fn already_tls() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "TLS is already established on this connection",
+    )
+}
+
+impl runtime::Transport for Stream {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+        match self {
+            Stream::Plain(s) => read_into(s, cx, buf),
+            Stream::Tls(s) => read_into(s.as_mut(), cx, buf),
+        }
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Plain(s) => Pin::new(s).poll_close(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
+        }
+    }
+
+    async fn accept_tls(self, config: Arc<rustls::ServerConfig>) -> io::Result<(Self, TlsInfo)> {
+        let Stream::Plain(tcp) = self else {
+            return Err(already_tls());
+        };
+        let tls = TlsAcceptor::from(config).accept(tcp).await?;
+        let conn = tls.get_ref().1;
+        let info = smtp_driver::tls::negotiated(conn, conn.server_name());
+        Ok((Stream::Tls(Box::new(tls.into())), info))
+    }
+
+    async fn connect_tls(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        name: ServerName<'static>,
+    ) -> io::Result<(Self, TlsInfo)> {
+        let Stream::Plain(tcp) = self else {
+            return Err(already_tls());
+        };
+        let tls = TlsConnector::from(config).connect(name, tcp).await?;
+        let info = smtp_driver::tls::negotiated(tls.get_ref().1, None);
+        Ok((Stream::Tls(Box::new(tls.into())), info))
+    }
+
+    fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp().local_addr()
+    }
+
+    fn set_nodelay(&self) -> io::Result<()> {
+        self.tcp().set_nodelay(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    /// Hands out its octets at most `max` at a time.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        max: usize,
+    }
+
+    impl AsyncRead for Trickle<'_> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = self.data.len().min(buf.len()).min(self.max);
+            let (head, rest) = self.data.split_at(n);
+            buf[..n].copy_from_slice(head);
+            self.data = rest;
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    #[test]
+    fn reads_append_into_the_spare_capacity_only() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let data = b"hello world, and more";
+        let mut reader = Trickle { data, max: 5 };
+        let mut buf = BytesMut::with_capacity(8);
+        buf.extend_from_slice(b">");
+        let mut expected = b">".to_vec();
+        let mut offered = 0;
+        while offered < data.len() {
+            let spare = buf.capacity() - buf.len();
+            if spare == 0 {
+                buf.reserve(3);
+                continue;
+            }
+            let Poll::Ready(Ok(n)) = read_into(&mut reader, &mut cx, &mut buf) else {
+                panic!("a ready reader")
+            };
+            assert_eq!(
+                n,
+                spare.min(5).min(data.len() - offered),
+                "bounded by spare capacity"
+            );
+            expected.extend_from_slice(&data[offered..offered + n]);
+            offered += n;
+            assert_eq!(&buf[..], &expected[..], "appended, nothing else");
+        }
+        let mut full = BytesMut::new();
+        assert!(
+            matches!(
+                read_into(&mut reader, &mut cx, &mut full),
+                Poll::Ready(Ok(0))
+            ),
+            "no spare capacity: nothing read"
+        );
+    }
+}
