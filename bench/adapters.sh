@@ -22,7 +22,7 @@
 # Measured per run: wall time from the first smtp-source start to the last exit, and the
 # server's CPU time (utime + stime of the process, all threads, /proc/PID/stat) over it.
 # Printed: messages/s, MB/s (10^6 octets of message per second) and server CPU seconds per
-# 1,000 messages, each the median of the rounds, then the per-run messages/s.
+# 1,000 messages, each the median of the rounds, then the per-run messages/s and CPU.
 #
 # usage: bench/adapters.sh        (from anywhere; needs cargo and smtp-source)
 #        ADAPTERS=smtp-tokio SIZES=10240 ROUNDS=1 bench/adapters.sh
@@ -141,8 +141,8 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 for a in $ADAPTERS; do start "$a"; done
 
 declare -A rates mbs cpus cpu_median
-echo "| adapter | size | messages x rounds | messages/s | MB/s | server CPU s / 1,000 msgs | runs (messages/s) |"
-echo "| --- | --- | --- | ---: | ---: | ---: | --- |"
+echo "| adapter | size | messages x rounds | messages/s | MB/s | server CPU s / 1,000 msgs | runs (messages/s) | runs (CPU s / 1,000 msgs) |"
+echo "| --- | --- | --- | ---: | ---: | ---: | --- | --- |"
 for size in $SIZES; do
   n=$MESSAGES
   if [ "$size" -gt 100000 ]; then n=$BIG_MESSAGES; fi
@@ -158,9 +158,9 @@ for size in $SIZES; do
   done
   for a in $ADAPTERS; do
     cpu_median[$a,$size]=$(printf '%s\n' ${cpus[$a]} | median)
-    printf '| %s | %s | %s x %s | %s | %s | %s | %s|\n' "$(label "$a")" "$size" "$n" "$ROUNDS" \
+    printf '| %s | %s | %s x %s | %s | %s | %s | %s| %s|\n' "$(label "$a")" "$size" "$n" "$ROUNDS" \
       "$(printf '%s\n' ${rates[$a]} | median)" "$(printf '%s\n' ${mbs[$a]} | median)" \
-      "${cpu_median[$a,$size]}" "${rates[$a]}"
+      "${cpu_median[$a,$size]}" "${rates[$a]}" "${cpus[$a]}"
   done
 done
 
