@@ -189,13 +189,6 @@ impl Stream {
     }
 }
 
-fn already_tls() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        "TLS is already established on this connection",
-    )
-}
-
 impl runtime::Transport for Stream {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
         match self {
@@ -227,11 +220,10 @@ impl runtime::Transport for Stream {
 
     async fn accept_tls(self, config: Arc<rustls::ServerConfig>) -> io::Result<(Self, TlsInfo)> {
         let Stream::Plain(tcp) = self else {
-            return Err(already_tls());
+            return Err(smtp_driver::tls::already_established());
         };
         let tls = TlsAcceptor::from(config).accept(tcp).await?;
-        let conn = tls.get_ref().1;
-        let info = smtp_driver::tls::negotiated(conn, conn.server_name());
+        let info = smtp_driver::tls::accepted(tls.get_ref().1);
         Ok((Stream::Tls(Box::new(tls.into())), info))
     }
 
@@ -241,10 +233,10 @@ impl runtime::Transport for Stream {
         name: ServerName<'static>,
     ) -> io::Result<(Self, TlsInfo)> {
         let Stream::Plain(tcp) = self else {
-            return Err(already_tls());
+            return Err(smtp_driver::tls::already_established());
         };
         let tls = TlsConnector::from(config).connect(name, tcp).await?;
-        let info = smtp_driver::tls::negotiated(tls.get_ref().1, None);
+        let info = smtp_driver::tls::connected(tls.get_ref().1);
         Ok((Stream::Tls(Box::new(tls.into())), info))
     }
 
