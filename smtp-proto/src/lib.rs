@@ -15,7 +15,7 @@
 //!   EHLO [`Capabilities`], SASL messages ([`sasl`]). Parsers are incremental in the style of
 //!   `httparse`: [`Status::Complete`] with the bytes used, [`Status::Incomplete`], or a typed
 //!   error that knows the reply it deserves ([`ParseError::reply`]). Fields are zero-copy
-//!   [`bytes::Bytes`] slices of the input.
+//!   [`bytes::Bytes`] slices of the input (short domain names are copied in place: cheaper).
 //! - **Sessions**: [`server::Session`] and [`client::Session`], each one explicit state
 //!   machine that answers every RFC rule itself and hands only policy to the application.
 //!
@@ -98,6 +98,7 @@ pub mod sasl;
 mod secret;
 pub mod server;
 mod status;
+mod text;
 mod time;
 pub mod tls;
 pub mod trace;

@@ -139,7 +139,7 @@ impl ClientConfig {
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
-            hello_name: Host::Domain(Domain(Bytes::from_static(b"localhost"))),
+            hello_name: Host::Domain(Domain::from_bytes(Bytes::from_static(b"localhost"))),
             protocol: Protocol::Smtp,
             tls: TlsPolicy::Opportunistic,
             credentials: None,

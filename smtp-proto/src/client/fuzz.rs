@@ -101,7 +101,7 @@ fn config(b: u8) -> ClientConfig {
 }
 
 fn mailbox(local: &'static [u8], domain: &'static [u8]) -> Mailbox {
-    let host = Host::Domain(Domain(Bytes::from_static(domain)));
+    let host = Host::Domain(Domain::from_bytes(Bytes::from_static(domain)));
     // Fixed, valid parts.
     #[allow(clippy::expect_used)]
     Mailbox::new(local, &host).expect("valid mailbox")

@@ -2,7 +2,8 @@
 //!
 //! The verb is matched without allocating (ASCII case folding on a machine word); paths and
 //! parameters are parsed by the nom parsers in [`crate::address`] and [`super::params`] on the
-//! complete line. Every field is a zero-copy slice of the input.
+//! complete line. Every field is a zero-copy slice of the input, except domain names of up to
+//! [`Domain::INLINE`](crate::Domain::INLINE) octets, which are copied (cheaper than sharing).
 
 use alloc::vec::Vec;
 use bytes::Bytes;
@@ -12,7 +13,7 @@ use crate::address::{self, PathSpan};
 use crate::error::{ParseError, PathRole};
 use crate::options::{LineEnding, ParseOptions, PathSyntax};
 use crate::sasl::Mechanism;
-use crate::{ForwardPath, ReversePath, Secret, Status};
+use crate::{Domain, ForwardPath, Host, ReversePath, Secret, Status};
 
 /// The verbs this crate knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +193,9 @@ impl Command {
     ///   arguments and parameters from each other, `MAIL FROM: <a@b>` and `MAIL FROM:a@b`
     ///   are accepted, and HELO/EHLO/LHLO domains may hold `_`.
     ///
-    /// Every field of the result is a slice of `line` (no copy).
+    /// Every field of the result is a slice of `line` (no copy), except domain names of up to
+    /// [`Domain::INLINE`](crate::Domain::INLINE) octets, which are held in place: copying
+    /// them costs less than the atomic reference count of a shared slice.
     ///
     /// ```
     /// use bytes::Bytes;
@@ -248,14 +251,24 @@ fn parse_line_inner(base: &Bytes, text: &[u8], opts: &ParseOptions) -> Result<Co
             _ => {}
         }
     }
-    // One check for NUL / CR / LF up front keeps the parsers below simple, and lets the
-    // result be built in place (checking only on failure would mean moving it).
-    if let Some(e) = forbidden_error(text) {
-        return Err(e);
+    if let Some(cmd) = parse_helo_domain(base, text, opts) {
+        return Ok(cmd);
     }
     let verb_end = text.iter().position(|&b| is_wsp(b)).unwrap_or(text.len());
     let (verb_bytes, after) = text.split_at(verb_end);
     let v = verb(verb_bytes);
+    if matches!(
+        v,
+        Verb::Mail | Verb::Rcpt | Verb::Ehlo | Verb::Helo | Verb::Lhlo
+    ) {
+        // The path, parameter and host parsers accept no NUL, CR or LF, so a line that
+        // parses holds none: look for them only to name the error of a line that did not.
+        return parse_known(base, v, after, opts).map_err(|e| forbidden_error(text).unwrap_or(e));
+    }
+    // For the other verbs, one check for NUL / CR / LF up front keeps the parsers simple.
+    if let Some(e) = forbidden_error(text) {
+        return Err(e);
+    }
     if v == Verb::Unknown {
         // Known verbs are letters by construction; an unknown one must at least be printable
         // ASCII.
@@ -271,6 +284,35 @@ fn parse_line_inner(base: &Bytes, text: &[u8], opts: &ParseOptions) -> Result<Co
         };
     }
     parse_known(base, v, after, opts)
+}
+
+/// `HELO` / `EHLO` / `LHLO`, one SP and a domain name (nearly every greeting): checked and
+/// built without the general machinery. `None` for anything else, which the general path
+/// then parses (or rejects) the same way. The domain scan accepts no NUL, CR or LF, so the
+/// line needs no other check.
+#[inline(always)]
+fn parse_helo_domain(base: &Bytes, text: &[u8], opts: &ParseOptions) -> Option<Command> {
+    let (&[v0, v1, v2, v3, b' '], arg) = text.split_first_chunk::<5>()? else {
+        return None;
+    };
+    let v = verb(&[v0, v1, v2, v3]);
+    if !matches!(v, Verb::Ehlo | Verb::Helo | Verb::Lhlo) {
+        return None;
+    }
+    let underscore = match opts.path_syntax {
+        PathSyntax::Strict => address::Underscore::Reject,
+        PathSyntax::Lenient => address::Underscore::Allow,
+    };
+    // An address literal starts with `[`, which the scan does not accept.
+    if !address::is_whole_domain(arg, underscore) {
+        return None;
+    }
+    let host = Host::Domain(Domain::from_checked(base, arg));
+    Some(match v {
+        Verb::Ehlo => Command::Ehlo(host),
+        Verb::Helo => Command::Helo(host),
+        _ => Command::Lhlo(host),
+    })
 }
 
 /// Parses what follows the verb (`after`: empty or starting with SP / TAB).
@@ -460,7 +502,7 @@ fn parse_atrn(line: &Bytes, args: Option<&[u8]>) -> Result<Command, ParseError> 
         for d in args.split(|&b| b == b',') {
             address::check_domain(d, address::Underscore::Reject)
                 .map_err(|_| ParseError::ArgumentSyntax)?;
-            domains.push(crate::Domain(line.slice_ref(d)));
+            domains.push(crate::Domain::from_checked(line, d));
         }
     }
     Ok(Command::Atrn(domains))

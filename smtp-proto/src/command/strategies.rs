@@ -32,12 +32,12 @@ fn label() -> impl Strategy<Value = String> {
 }
 
 pub(crate) fn domain() -> impl Strategy<Value = Domain> {
-    pvec(label(), 1..4).prop_map(|l| Domain(bytes(l.join("."))))
+    pvec(label(), 1..4).prop_map(|l| Domain::from_bytes(bytes(l.join("."))))
 }
 
 pub(crate) fn ascii_domain() -> impl Strategy<Value = Domain> {
     pvec("[a-zA-Z0-9]([a-zA-Z0-9-]{0,8}[a-zA-Z0-9])?", 1..4)
-        .prop_map(|l| Domain(bytes(l.join("."))))
+        .prop_map(|l| Domain::from_bytes(bytes(l.join("."))))
 }
 
 fn address_literal() -> impl Strategy<Value = AddressLiteral> {
@@ -319,7 +319,7 @@ pub(crate) fn command() -> impl Strategy<Value = Command> {
                 initial_response
             }),
         prop_oneof![
-            ascii_domain().prop_map(|d| d.0),
+            ascii_domain().prop_map(|d| Bytes::copy_from_slice(d.as_bytes())),
             ascii_domain().prop_map(|d| bytes(alloc::format!("@{}", d.as_str()))),
             "#[!-~]{1,10}".prop_map(bytes),
         ]

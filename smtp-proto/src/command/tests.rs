@@ -655,13 +655,30 @@ fn huge_parameters_rejected_by_length() {
 
 #[test]
 fn fields_are_slices_of_the_line() {
-    let line = Bytes::from_static(b"MAIL FROM:<user@example.org> ENVID=abc");
+    // Long enough that the mailbox and the ORCPT are not held in place.
+    let line = Bytes::from_static(
+        b"RCPT TO:<a.rather.longer.local.part.for.this.test@mail.example.org> ORCPT=rfc822;a.rather.longer.local.part.for.this.test@mail.example.org X-P=abc",
+    );
     let cmd = Command::parse_line(&line, &strict()).unwrap();
     let range = line.as_ptr_range();
     let m = mailbox(&cmd);
+    assert!(m.as_bytes().len() > Mailbox::INLINE);
     assert!(range.contains(&m.local_part().as_bytes().as_ptr()));
-    assert!(range.contains(&domain_ptr(&m.host())));
-    assert!(range.contains(&mail_params(&cmd).extra().envid.as_ref().unwrap().as_ptr()));
+    assert!(range.contains(&m.host_bytes().as_ptr()));
+    let p = rcpt_params(&cmd);
+    assert!(range.contains(&p.orcpt.as_ref().unwrap().addr_type().as_ptr()));
+    assert!(range.contains(&p.extra().unknown[0].value.as_ref().unwrap().as_ptr()));
+    // Short ones are copied, and equal all the same.
+    let short = Bytes::from_static(b"MAIL FROM:<user@example.org> ENVID=abc");
+    let cmd = Command::parse_line(&short, &strict()).unwrap();
+    assert!(!short
+        .as_ptr_range()
+        .contains(&mailbox(&cmd).as_bytes().as_ptr()));
+    assert!(short
+        .as_ptr_range()
+        .contains(&mail_params(&cmd).extra().envid.as_ref().unwrap().as_ptr()));
+    let copy = Bytes::copy_from_slice(&short);
+    assert_eq!(Command::parse_line(&copy, &strict()).unwrap(), cmd);
 }
 
 fn domain_ptr(h: &Host) -> *const u8 {
@@ -669,6 +686,23 @@ fn domain_ptr(h: &Host) -> *const u8 {
         Host::Domain(d) => d.as_bytes().as_ptr(),
         _ => core::ptr::null(),
     }
+}
+
+#[test]
+fn short_domains_are_held_in_place_long_ones_shared() {
+    let short = Bytes::from_static(b"EHLO client.example.org");
+    let Command::Ehlo(h) = Command::parse_line(&short, &strict()).unwrap() else {
+        panic!()
+    };
+    assert!(!short.as_ptr_range().contains(&domain_ptr(&h)));
+    assert_eq!(domain(&h), "client.example.org");
+    let name = alloc::format!("{}.example.org", "a".repeat(60));
+    let long = Bytes::from(alloc::format!("EHLO {name}"));
+    let Command::Ehlo(h) = Command::parse_line(&long, &strict()).unwrap() else {
+        panic!()
+    };
+    assert!(long.as_ptr_range().contains(&domain_ptr(&h)));
+    assert_eq!(domain(&h), name);
 }
 
 #[test]

@@ -30,7 +30,7 @@ fn b(s: &'static str) -> Bytes {
 }
 
 fn domain(s: &'static str) -> Option<Host> {
-    Some(Host::Domain(Domain(b(s))))
+    Some(Host::Domain(Domain::from_bytes(b(s))))
 }
 
 fn kw(line: &'static str) -> EhloKeyword {
@@ -613,7 +613,7 @@ fn keyword() -> impl Strategy<Value = EhloKeyword> {
 fn host() -> impl Strategy<Value = Option<Host>> {
     prop_oneof![
         bytes_of("[a-z]([a-z0-9-]{0,10}[a-z0-9])?(\\.[a-z]([a-z0-9-]{0,10}[a-z0-9])?){0,3}")
-            .prop_map(|d| Some(Host::Domain(Domain(d)))),
+            .prop_map(|d| Some(Host::Domain(Domain::from_bytes(d)))),
         any::<[u8; 4]>().prop_map(|o| Some(Host::Literal(AddressLiteral::Ipv4(Ipv4Addr::from(o))))),
         any::<[u16; 8]>()
             .prop_map(|s| Some(Host::Literal(AddressLiteral::Ipv6(Ipv6Addr::from(s))))),
