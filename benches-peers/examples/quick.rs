@@ -22,7 +22,9 @@ fn main() {
         let ours = Bytes::copy_from_slice(mix::without_crlf(line));
         let full = line.to_vec();
         let bare = mix::without_crlf(line).to_vec();
-        let stat = Bytes::from_static(Box::leak(mix::without_crlf(line).to_vec().into_boxed_slice()));
+        let stat = Bytes::from_static(Box::leak(
+            mix::without_crlf(line).to_vec().into_boxed_slice(),
+        ));
         let (mut a, mut b, mut c, mut d) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
         for _ in 0..1500 {
             a = a.min(time(n, || {

@@ -304,7 +304,7 @@ fn parse_helo_domain(base: &Bytes, text: &[u8], opts: &ParseOptions) -> Option<C
         PathSyntax::Lenient => address::Underscore::Allow,
     };
     // An address literal starts with `[`, which the scan does not accept.
-    if address::scan_domain(arg, underscore) != Ok(arg.len()) {
+    if !address::is_whole_domain(arg, underscore) {
         return None;
     }
     let host = Host::Domain(Domain::from_checked(base, arg));
