@@ -68,7 +68,7 @@ macro_rules! runtime_on_async_io {
             }
 
             async fn connect(addr: SocketAddr) -> io::Result<Stream> {
-                Async::<TcpStream>::connect(addr).await.map(Stream::Plain)
+                Async::<TcpStream>::connect(addr).await.map(Stream::from)
             }
         }
 
@@ -156,7 +156,7 @@ impl runtime::Listener for Listener {
 
     async fn accept(&self) -> io::Result<(Stream, SocketAddr)> {
         let (tcp, peer) = self.0.accept().await?;
-        Ok((Stream::Plain(tcp), peer))
+        Ok((Stream::from(tcp), peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -164,75 +164,107 @@ impl runtime::Listener for Listener {
     }
 }
 
-/// A connection's stream: plain TCP, or futures-rustls over TCP. Upgrading consumes `Plain`,
-/// so no half-upgraded state exists.
+/// A connection's stream: plain TCP, or futures-rustls over TCP.
 #[derive(Debug)]
-pub enum Stream {
-    /// Plain TCP.
+pub struct Stream {
+    io: Io,
+    /// Where reads land before they are appended to the caller's buffer: `futures-io` reads
+    /// want an initialised slice, and zeroing the buffer's whole spare capacity on every read
+    /// would cost more than copying what was read. Zeroed once, grown on demand.
+    scratch: Vec<u8>,
+}
+
+/// Upgrading consumes `Plain`, so no half-upgraded state exists.
+#[derive(Debug)]
+enum Io {
     Plain(Async<TcpStream>),
-    /// TLS over TCP (server or client side).
     Tls(Box<TlsStream<Async<TcpStream>>>),
 }
 
+/// The scratch buffer never grows past this: a read asks for at most this much.
+const MAX_READ: usize = 64 * 1024;
+
 impl From<Async<TcpStream>> for Stream {
     fn from(tcp: Async<TcpStream>) -> Self {
-        Stream::Plain(tcp)
+        Stream::new(Io::Plain(tcp))
     }
 }
 
 impl Stream {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Stream::Plain(tcp) => tcp.get_ref(),
-            Stream::Tls(tls) => tls.get_ref().0.get_ref(),
+    fn new(io: Io) -> Self {
+        Stream {
+            io,
+            scratch: Vec::new(),
         }
     }
-}
 
-fn already_tls() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        "TLS is already established on this connection",
-    )
+    fn tcp(&self) -> &TcpStream {
+        match &self.io {
+            Io::Plain(tcp) => tcp.get_ref(),
+            Io::Tls(tls) => tls.get_ref().0.get_ref(),
+        }
+    }
+
+    /// Reads into the scratch buffer, then appends what was read to `buf`.
+    fn read_via_scratch(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        let want = (buf.capacity() - buf.len()).min(MAX_READ);
+        if want == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        if self.scratch.len() < want {
+            self.scratch.resize(want, 0);
+        }
+        let Some(scratch) = self.scratch.get_mut(..want) else {
+            return Poll::Ready(Ok(0));
+        };
+        let read = match &mut self.io {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, scratch),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, scratch),
+        };
+        if let Poll::Ready(Ok(n)) = read {
+            buf.extend_from_slice(scratch.get(..n).unwrap_or_default());
+        }
+        read
+    }
 }
 
 impl runtime::Transport for Stream {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
-        match self {
-            Stream::Plain(s) => read_into(s, cx, buf),
-            Stream::Tls(s) => read_into(s.as_mut(), cx, buf),
-        }
+        self.read_via_scratch(cx, buf)
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        match &mut self.io {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        match &mut self.io {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            Stream::Plain(s) => Pin::new(s).poll_close(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
+        match &mut self.io {
+            Io::Plain(s) => Pin::new(s).poll_close(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_close(cx),
         }
     }
 
     async fn accept_tls(self, config: Arc<rustls::ServerConfig>) -> io::Result<(Self, TlsInfo)> {
-        let Stream::Plain(tcp) = self else {
-            return Err(already_tls());
+        let Io::Plain(tcp) = self.io else {
+            return Err(smtp_driver::tls::already_established());
         };
         let tls = TlsAcceptor::from(config).accept(tcp).await?;
-        let conn = tls.get_ref().1;
-        let info = smtp_driver::tls::negotiated(conn, conn.server_name());
-        Ok((Stream::Tls(Box::new(tls.into())), info))
+        let info = smtp_driver::tls::accepted(tls.get_ref().1);
+        Ok((Stream::new(Io::Tls(Box::new(tls.into()))), info))
     }
 
     async fn connect_tls(
@@ -240,16 +272,16 @@ impl runtime::Transport for Stream {
         config: Arc<rustls::ClientConfig>,
         name: ServerName<'static>,
     ) -> io::Result<(Self, TlsInfo)> {
-        let Stream::Plain(tcp) = self else {
-            return Err(already_tls());
+        let Io::Plain(tcp) = self.io else {
+            return Err(smtp_driver::tls::already_established());
         };
         let tls = TlsConnector::from(config).connect(name, tcp).await?;
-        let info = smtp_driver::tls::negotiated(tls.get_ref().1, None);
-        Ok((Stream::Tls(Box::new(tls.into())), info))
+        let info = smtp_driver::tls::connected(tls.get_ref().1);
+        Ok((Stream::new(Io::Tls(Box::new(tls.into()))), info))
     }
 
     fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        matches!(self.io, Io::Tls(_))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -321,5 +353,38 @@ mod tests {
             ),
             "no spare capacity: nothing read"
         );
+    }
+
+    #[test]
+    fn a_stream_reads_through_its_scratch_buffer_into_the_spare_capacity() {
+        use runtime::Transport;
+        use std::io::Write;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        async_io::block_on(async {
+            let mut stream =
+                Stream::from(Async::<TcpStream>::connect(addr).await.expect("connect"));
+            let (mut peer, _) = listener.accept().expect("accept");
+            let sent: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+            peer.write_all(&sent).expect("write");
+            drop(peer);
+            let mut buf = BytesMut::with_capacity(100);
+            buf.extend_from_slice(b">");
+            let mut received = Vec::new();
+            loop {
+                let spare = buf.capacity() - buf.len();
+                let n = std::future::poll_fn(|cx| stream.poll_read(cx, &mut buf))
+                    .await
+                    .expect("read");
+                assert!(n <= spare, "{n} octets into {spare} of spare capacity");
+                if n == 0 {
+                    break;
+                }
+                assert_eq!(buf.first(), Some(&b'>'), "appended behind what was there");
+                received.extend_from_slice(buf.get(1..).unwrap_or_default());
+                buf.truncate(1);
+            }
+            assert_eq!(received, sent);
+        });
     }
 }

@@ -92,7 +92,8 @@ pub trait Timer: Send + Unpin + 'static {
     /// Moves the deadline (earlier or later), re-arming a timer that already fired.
     fn reset(&mut self, deadline: Instant);
 
-    /// Ready once the deadline passed (and again on every poll until reset).
+    /// Ready once the deadline passed. After that a timer may stay ready or go back to
+    /// pending until it is reset; the driver polls a fired timer no more until it resets it.
     fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()>;
 }
 

@@ -29,3 +29,22 @@ pub fn negotiated(conn: &rustls::CommonState, sni: Option<&str>) -> TlsInfo {
     info.alpn = conn.alpn_protocol().map(Bytes::copy_from_slice);
     info
 }
+
+/// What a server learns from its handshake, SNI included.
+pub fn accepted(conn: &rustls::ServerConnection) -> TlsInfo {
+    negotiated(conn, conn.server_name())
+}
+
+/// What a client learns from its handshake (it knows the name it sent itself).
+pub fn connected(conn: &rustls::ClientConnection) -> TlsInfo {
+    negotiated(conn, None)
+}
+
+/// The error of a TLS upgrade asked for on a stream that is TLS already (the core never asks
+/// twice, so this is a bug in the caller).
+pub fn already_established() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "TLS is already established on this connection",
+    )
+}

@@ -141,13 +141,6 @@ impl TokioStream {
     }
 }
 
-fn already_tls() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        "TLS is already established on this connection",
-    )
-}
-
 impl runtime::Transport for TokioStream {
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
         match self {
@@ -179,11 +172,10 @@ impl runtime::Transport for TokioStream {
 
     async fn accept_tls(self, config: Arc<rustls::ServerConfig>) -> io::Result<(Self, TlsInfo)> {
         let TokioStream::Plain(tcp) = self else {
-            return Err(already_tls());
+            return Err(smtp_driver::tls::already_established());
         };
         let tls = TlsAcceptor::from(config).accept(tcp).await?;
-        let conn = tls.get_ref().1;
-        let info = smtp_driver::tls::negotiated(conn, conn.server_name());
+        let info = smtp_driver::tls::accepted(tls.get_ref().1);
         Ok((TokioStream::Tls(Box::new(tls.into())), info))
     }
 
@@ -193,10 +185,10 @@ impl runtime::Transport for TokioStream {
         name: ServerName<'static>,
     ) -> io::Result<(Self, TlsInfo)> {
         let TokioStream::Plain(tcp) = self else {
-            return Err(already_tls());
+            return Err(smtp_driver::tls::already_established());
         };
         let tls = TlsConnector::from(config).connect(name, tcp).await?;
-        let info = smtp_driver::tls::negotiated(tls.get_ref().1, None);
+        let info = smtp_driver::tls::connected(tls.get_ref().1);
         Ok((TokioStream::Tls(Box::new(tls.into())), info))
     }
 

@@ -35,6 +35,8 @@
 
 mod connection;
 mod handler;
+#[cfg(test)]
+mod tests;
 
 use std::future::{poll_fn, Future};
 use std::io;

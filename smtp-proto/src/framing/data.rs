@@ -293,15 +293,18 @@ impl DataDecoder {
             pos + 1
         };
         loop {
-            let block = if at + BLOCK <= len {
-                at
+            // Whole blocks first, in a loop of its own (see `clean_blocks`); then the tail, as
+            // one more block that overlaps checked octets if the stretch is long enough.
+            at = clean_blocks(seg, at);
+            let (block, scan) = if at + BLOCK <= len {
+                // `clean` failed on it.
+                (at, judge_unclean(seg, at))
             } else if at < len && len - pos > BLOCK {
-                // The tail: one more block that overlaps checked octets.
-                len - BLOCK
+                (len - BLOCK, scan_block(seg, len - BLOCK))
             } else {
                 break;
             };
-            match scan_block(seg, block) {
+            match scan {
                 Scan::Clean => {}
                 Scan::Bare => return Skip::Walk(block),
                 Scan::MaybeDotLine => {
@@ -394,9 +397,66 @@ enum Scan {
     MaybeDotLine,
 }
 
-/// Judges the [`BLOCK`] octets from `at` (> 0).
+/// Skips the blocks from `at` (> 0) that [`clean`] passes; returns the start of the first
+/// one that it does not, or of the tail shorter than a block. Kept out of line so that the
+/// loop holds its constants and positions in registers.
+#[inline(never)]
+fn clean_blocks(seg: &[u8], mut at: usize) -> usize {
+    while let Some(octets) = at
+        .checked_sub(1)
+        .and_then(|before| seg.get(before..at + BLOCK))
+    {
+        if !clean(octets) {
+            break;
+        }
+        at += BLOCK;
+    }
+    at
+}
+
+/// `true` when in `octets` ([`BLOCK`] + 1 of them, each but the first judged with the one
+/// before it) every LF follows a CR, every CR but the last octet is followed by an LF, and no
+/// line starts with a dot; `false` may also mean a pair that only looks like a dot line.
+///
+/// Branch-free over two overlapping arrays, so that it compiles to SIMD compares (SSE2 on
+/// any x86-64). A dot line shows as `p + c == LF + '.'` (saturating, so only pairs with a
+/// control octet add up to it): one add and one compare instead of two compares and an AND.
+/// The few other pairs that match (`\t/`, `+\r`) cost a second look at their block.
 #[inline]
+fn clean(octets: &[u8]) -> bool {
+    let (Some(before), Some(block)) = (octets.get(..BLOCK), octets.get(1..)) else {
+        return false;
+    };
+    let (Ok(before), Ok(block)) = (
+        <&[u8; BLOCK]>::try_from(before),
+        <&[u8; BLOCK]>::try_from(block),
+    ) else {
+        return false;
+    };
+    let mut unclean = 0u8;
+    for (&p, &c) in before.iter().zip(block.iter()) {
+        unclean |= (u8::from(c == b'\n') ^ u8::from(p == b'\r'))
+            | u8::from(p.saturating_add(c) == b'\n' + b'.');
+    }
+    unclean == 0
+}
+
+/// Judges the [`BLOCK`] octets from `at` (> 0).
 fn scan_block(seg: &[u8], at: usize) -> Scan {
+    let clean = at
+        .checked_sub(1)
+        .and_then(|before| seg.get(before..at + BLOCK))
+        .is_some_and(clean);
+    if clean {
+        Scan::Clean
+    } else {
+        judge_unclean(seg, at)
+    }
+}
+
+/// Judges the [`BLOCK`] octets from `at` (> 0) that [`clean`] did not pass: the exact check
+/// for bare CR/LF alone (dot lines are then looked for with `memchr`).
+fn judge_unclean(seg: &[u8], at: usize) -> Scan {
     let (Some(before), Some(block)) = (
         at.checked_sub(1).and_then(|b| seg.get(b..b + BLOCK)),
         seg.get(at..at + BLOCK),
@@ -409,18 +469,6 @@ fn scan_block(seg: &[u8], at: usize) -> Scan {
     ) else {
         return Scan::Bare;
     };
-    // One accumulator keeps the loop in registers. A dot line shows as `p + c == LF + '.'`
-    // (saturating, so only pairs with a control octet can add up to it): one add and one
-    // compare instead of two compares and an AND. A few other pairs match too (`\t/`, `+\r`);
-    // the rare block that fails is judged again exactly.
-    let mut unclean = 0u8;
-    for (&p, &c) in before.iter().zip(block.iter()) {
-        unclean |= (u8::from(c == b'\n') ^ u8::from(p == b'\r'))
-            | u8::from(p.saturating_add(c) == b'\n' + b'.');
-    }
-    if unclean == 0 {
-        return Scan::Clean;
-    }
     let mut bare = 0u8;
     for (&p, &c) in before.iter().zip(block.iter()) {
         bare |= u8::from(c == b'\n') ^ u8::from(p == b'\r');
