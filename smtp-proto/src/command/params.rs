@@ -701,20 +701,45 @@ fn parse_notify(v: &[u8]) -> Result<Notify, ParseError> {
 /// `addr-type ";" xtext` (RFC 3461 4.2). With the `utf-8` address type of RFC 6533 the
 /// address may also hold raw UTF-8 (`utf-8-addr-unitext`), which is passed through.
 fn parse_orcpt(line: &Bytes, v: &[u8]) -> Result<Orcpt, ParseError> {
+    let (semi, utf8_type) = orcpt_addr_type(v)?;
+    xtext::check(&v[semi + 1..], utf8_type).map_err(|_| ParseError::InvalidParameter)?;
+    Ok(Orcpt {
+        text: Text::from_slice_of(line, v),
+        semi,
+    })
+}
+
+/// [`parse_orcpt`] of a value [`for_each_param`] has checked already: every octet is
+/// `%d33-126` other than `=`, or part of valid UTF-8. Of the xtext rules that leaves that
+/// non-ASCII octets need the `utf-8` type and that each `+` starts a `+XX`, so the address
+/// is read once more only when it holds a `+` (this runs on every RCPT with ORCPT).
+fn parse_orcpt_param(line: &Bytes, v: &[u8]) -> Result<Orcpt, ParseError> {
+    let (semi, utf8_type) = orcpt_addr_type(v)?;
+    let address = &v[semi + 1..];
+    if (!utf8_type && !address.is_ascii())
+        || (address.contains(&b'+') && xtext::check(address, utf8_type).is_err())
+    {
+        return Err(ParseError::InvalidParameter);
+    }
+    Ok(Orcpt {
+        text: Text::from_slice_of(line, v),
+        semi,
+    })
+}
+
+/// The `addr-type ";"` of ORCPT: the offset of the `;` and whether the type is `utf-8`.
+#[inline(always)]
+fn orcpt_addr_type(v: &[u8]) -> Result<(usize, bool), ParseError> {
     let bad = ParseError::InvalidParameter;
-    let semi = memchr::memchr(b';', v).ok_or(bad.clone())?;
+    // The type is a short atom: a plain loop beats `memchr`'s set-up.
+    let semi = v.iter().position(|&b| b == b';').ok_or(bad.clone())?;
     let (addr_type, address) = (&v[..semi], &v[semi + 1..]);
     // addr-type = atom (RFC 5322 atext)
     let atext = |b: &u8| b.is_ascii() && crate::address::is_atext(*b);
     if addr_type.is_empty() || !addr_type.iter().all(atext) || address.is_empty() {
         return Err(bad);
     }
-    let utf8_ok = addr_type.eq_ignore_ascii_case(b"utf-8");
-    xtext::check(address, utf8_ok).map_err(|_| bad)?;
-    Ok(Orcpt {
-        text: Text::from_slice_of(line, v),
-        semi,
-    })
+    Ok((semi, addr_type.eq_ignore_ascii_case(b"utf-8")))
 }
 
 /// `RRVS=date-time [";" ("C" / "R")]` (RFC 7293 3.1).
@@ -1014,7 +1039,7 @@ impl RcptParams {
         const CONNEG: u64 = word_key(b"conneg");
         for_each_param(rest, syntax, |k, v| match (k.len(), key_of(k)) {
             (6, NOTIFY) => set_once(&mut self.notify, parse_notify(required(v)?)?),
-            (5, ORCPT) => set_once(&mut self.orcpt, parse_orcpt(line, required(v)?)?),
+            (5, ORCPT) => set_once(&mut self.orcpt, parse_orcpt_param(line, required(v)?)?),
             (4, RRVS) => set_once(&mut self.extra_mut().rrvs, parse_rrvs(line, required(v)?)?),
             (6, CONNEG) => set_flag(&mut self.extra_mut().conneg, v),
             _ => {
@@ -1111,6 +1136,37 @@ mod key_tests {
     use super::*;
 
     proptest::proptest! {
+        /// ORCPT through the parameter scanner accepts exactly what the full check accepts
+        /// among values the scanner lets through, with the same result.
+        #[test]
+        fn orcpt_param_agrees_with_full_check(
+            addr_type in proptest::prop_oneof![
+                proptest::strategy::Just("rfc822"),
+                proptest::strategy::Just("UTF-8"),
+                proptest::strategy::Just("x y"),
+            ],
+            address in proptest::collection::vec(proptest::prop_oneof![
+                4 => proptest::sample::select(&b"aZ09@.;"[..]),
+                2 => proptest::sample::select(&b"+2BAFf"[..]),
+                1 => proptest::sample::select(&b"=\x7f\xc3\xa9\xff"[..]),
+            ], 0..12),
+        ) {
+            let mut v = addr_type.as_bytes().to_vec();
+            v.push(b';');
+            v.extend_from_slice(&address);
+            let mut input = b"ORCPT=".to_vec();
+            input.extend_from_slice(&v);
+            let v = Bytes::from(v);
+            let via_scanner = RcptParams::parse(&Bytes::from(input), &ParseOptions::default());
+            let full = parse_orcpt(&v, &v);
+            if let Ok(p) = &via_scanner {
+                proptest::prop_assert_eq!(p.orcpt.as_ref(), full.as_ref().ok());
+            }
+            if full.is_ok() && core::str::from_utf8(&v).is_ok() {
+                proptest::prop_assert!(via_scanner.is_ok());
+            }
+        }
+
         /// The run-time key equals the compile-time one for every length.
         #[test]
         fn key_of_is_word_key(word in proptest::collection::vec(33u8..=255, 0..12)) {
