@@ -351,36 +351,41 @@ fn for_each_param<'a>(
             return Err(ParseError::ArgumentSyntax);
         }
         rest = &rest[sep..];
-        // The keyword up to `=` or the end of the token, then the value: one table lookup per
-        // octet (this loop runs over every parameter of every MAIL and RCPT).
-        let mut bad = false;
+        // The keyword, then the value: one table lookup per octet (this runs over every
+        // parameter of every MAIL and RCPT). Each loop runs while the octets are of its
+        // class; the octet it stops at must end the keyword (`=`, SP / TAB, the end) or the
+        // value (SP / TAB, the end).
         let mut k = 0;
-        while let Some(&b) = rest.get(k) {
-            let c = CLASS[usize::from(b)];
-            if c & (SEP | EQ) != 0 {
-                break;
-            }
-            bad |= c & KEYWORD == 0;
+        while rest
+            .get(k)
+            .is_some_and(|&b| CLASS[usize::from(b)] & KEYWORD != 0)
+        {
             k += 1;
         }
+        let mut bad = rest
+            .get(k)
+            .is_some_and(|&b| CLASS[usize::from(b)] & (SEP | EQ) == 0);
         let mut eq = None;
         let mut end = k;
         let mut seen = 0u8;
-        if rest.get(k) == Some(&b'=') {
+        if !bad && rest.get(k) == Some(&b'=') {
             eq = Some(k);
             end = k + 1;
-            let mut all = VALUE_OR_EQ;
+            // A `=` inside a value is allowed for MTRK only (checked below).
             while let Some(&b) = rest.get(end) {
                 let c = CLASS[usize::from(b)];
-                if c & SEP != 0 {
+                if c & VALUE_OR_EQ == 0 {
                     break;
                 }
-                all &= c;
                 seen |= c;
                 end += 1;
             }
-            // A `=` inside a value is allowed for MTRK only (checked below).
-            bad |= all & VALUE_OR_EQ == 0;
+            bad = rest
+                .get(end)
+                .is_some_and(|&b| CLASS[usize::from(b)] & SEP == 0);
+        }
+        if bad {
+            return Err(ParseError::InvalidParameter);
         }
         let extra_eq = seen & EQ != 0;
         let high = seen & HIGH != 0;
