@@ -379,6 +379,46 @@ impl tokio::io::AsyncRead for SmallReads {
     }
 }
 
+impl futures_io::AsyncRead for SmallReads {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.endless {
+            return std::task::Poll::Pending;
+        }
+        let piece = self.take(buf.len());
+        buf[..piece.len()].copy_from_slice(&piece);
+        std::task::Poll::Ready(Ok(piece.len()))
+    }
+}
+
+/// The public API of an `smtp-driver` adapter for runtime `$runtime`, laid out like the
+/// adapter crates (`server`, `maildir`, `client` modules), for [`adapter_under_test!`]:
+/// smtp-async-std's aliases name one runtime, these name the one asked for.
+#[cfg(any(feature = "async-std", feature = "smol"))]
+macro_rules! driver_api {
+    ($runtime:ty) => {
+        pub mod server {
+            pub use smtp_driver::server::{ConnectionInfo, Decision, Handler};
+            pub type Server = smtp_driver::server::Server<$runtime>;
+        }
+        pub mod maildir {
+            pub type Maildir = smtp_driver::maildir::Maildir<$runtime>;
+            pub type MaildirPolicy = smtp_driver::maildir::MaildirPolicy<$runtime>;
+            pub type MaildirHandler = smtp_driver::maildir::MaildirHandler<$runtime>;
+        }
+        pub mod client {
+            pub use smtp_driver::client::{ClientConfig, Error, ServerCertificate, TlsMode};
+            pub type Client = smtp_driver::client::Client<$runtime>;
+        }
+    };
+}
+
+#[cfg(any(feature = "async-std", feature = "smol"))]
+pub(crate) use driver_api;
+
 /// A multi-thread tokio runtime with two workers, for one server or one client.
 pub fn tokio_block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_multi_thread()

@@ -7,7 +7,9 @@
 //! A missing peer skips its case on a developer's machine and fails it in CI
 //! (`SMTP_INTEROP_REQUIRED=1`, set by `.ci/run`).
 //!
-//! Adding an adapter: one `adapter_under_test!` line and one `suite_for!` line.
+//! Adapters: smtp-tokio always; smtp-async-std on async-std and on smol with the tests
+//! crate's features of those names (both on by default). Adding an adapter: one
+//! `adapter_under_test!` line and one `suite_for!` line.
 
 // The cases are `pub` for the per-adapter modules; this is a test binary, not a library.
 #![allow(unreachable_pub)]
@@ -24,6 +26,25 @@ mod support;
 mod wire;
 
 harness::adapter_under_test!(Tokio, "smtp-tokio", smtp_tokio, harness::tokio_block_on);
+
+#[cfg(feature = "async-std")]
+mod async_std_api {
+    crate::harness::driver_api!(smtp_async_std::AsyncStd);
+}
+#[cfg(feature = "async-std")]
+harness::adapter_under_test!(
+    AsyncStd,
+    "smtp-async-std",
+    async_std_api,
+    ::async_std::task::block_on
+);
+
+#[cfg(feature = "smol")]
+mod smol_api {
+    crate::harness::driver_api!(smtp_async_std::Smol);
+}
+#[cfg(feature = "smol")]
+harness::adapter_under_test!(Smol, "smtp-async-std", smol_api, ::smol::block_on);
 
 /// Every case of the suite, as `#[test]` functions in a module named after the adapter.
 macro_rules! suite_for {
@@ -106,3 +127,7 @@ macro_rules! suite_for {
 }
 
 suite_for!(tokio, crate::Tokio);
+#[cfg(feature = "async-std")]
+suite_for!(async_std, crate::AsyncStd);
+#[cfg(feature = "smol")]
+suite_for!(smol, crate::Smol);
