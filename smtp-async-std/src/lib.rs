@@ -13,7 +13,7 @@
 //!
 //! | feature | tasks | blocking work (Maildir files) | sockets, timers |
 //! |---|---|---|---|
-//! | `async-std` (default) | `async_std::task::spawn` | `async_std::task::spawn_blocking` | async-io |
+//! | `async-std` (default) | `async_std::task::spawn` | async-std's blocking pool (`blocking::unblock`) | async-io |
 //! | `smol` | `smol::spawn` (detached) | `smol::unblock` | async-io |
 //!
 //! Both runtimes run their sockets and timers on the `async-io` reactor, so this crate uses

@@ -22,7 +22,8 @@ use smtp_driver::runtime;
 use smtp_proto::TlsInfo;
 
 /// async-std as the driver sees it: tasks on `async_std::task::spawn`, blocking work on
-/// `async_std::task::spawn_blocking`. async-std was discontinued in 2025; prefer `Smol`.
+/// async-std's blocking pool (`blocking::unblock`, what `async_std::task::spawn_blocking`
+/// wraps in an extra task). async-std was discontinued in 2025; prefer `Smol`.
 #[cfg(feature = "async-std")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AsyncStd;
@@ -88,7 +89,11 @@ macro_rules! runtime_on_async_io {
 runtime_on_async_io!(
     AsyncStd,
     spawn: |task| drop(async_std::task::spawn(task)),
-    spawn_blocking: async_std::task::spawn_blocking
+    // async-std's own `task::spawn_blocking` is `task::spawn(blocking::unblock(f))`: an extra
+    // task, hence one more wake-up, around every blocking call (each Maildir write). Its
+    // blocking pool is `blocking`'s, so calling `unblock` directly is the same pool minus
+    // that hop.
+    spawn_blocking: blocking::unblock
 );
 
 #[cfg(feature = "smol")]
