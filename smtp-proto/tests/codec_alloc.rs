@@ -1,8 +1,7 @@
 //! The common command mix parses without a single heap allocation (fields are slices of the
 //! input line, or in-place copies of short ones), and ORCPT allocates only to decode an xtext
 //! with `+XX`. Counted with dhat's heap statistics (a counting global allocator, so no
-//! `unsafe` here); benches-peers/tests/alloc.rs holds the same check with a per-thread
-//! counter, outside the workspace.
+//! `unsafe` here).
 //!
 //! The counter is process-wide, so this runs without the libtest harness (`harness = false`
 //! in Cargo.toml): the harness's own threads would otherwise allocate inside the count.
